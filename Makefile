@@ -1,0 +1,39 @@
+# One venv, built from the project's own requirement files; every target below uses it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto' | sort)
+export PYTHONPATH := generated:.
+
+.PHONY: install run test proto check-proto bench key clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m scripts.run_local
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+proto: $(STAMP)
+	rm -rf generated/perf
+	$(PY) -m grpc_tools.protoc -I proto --python_out=generated --grpc_python_out=generated --pyi_out=generated $(PROTOS)
+
+check-proto: proto
+	git diff --exit-code -- generated
+	test -z "$$(git status --porcelain -- generated)"
+
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+key: $(STAMP)
+	$(PY) -m server.keys create --mode test --tier free
+
+clean:
+	rm -rf $(VENV) var

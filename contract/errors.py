@@ -1,0 +1,60 @@
+"""The public error types and how each travels over gRPC and HTTP.
+
+Every failure a client sees is one of these types, on both protocols::
+
+    type                      gRPC code            HTTP   when
+    invalid_request           INVALID_ARGUMENT     400    a field is missing, malformed or not allowed (param names it);
+                                                   the gateway answers 413 with this type for a body over its limit
+    content_policy_violation  INVALID_ARGUMENT     400    our policy or the upstream's moderation refused
+    authentication_error      UNAUTHENTICATED      401    no key, malformed, unknown or revoked
+    permission_denied         PERMISSION_DENIED    403    key may not do this; image URL signature invalid
+    not_found                 NOT_FOUND            404    unknown model; unknown or expired image
+    rate_limit_exceeded       RESOURCE_EXHAUSTED   429    tier limit (retry_after set)
+    conflict                  ABORTED              409    idempotency key in flight or reused differently
+    upstream_error            UNAVAILABLE          502    the provider failed after our retries
+    provider_unavailable      UNAVAILABLE          503    provider not configured, or the service is not reachable
+    timeout                   DEADLINE_EXCEEDED    504    the deadline passed
+    internal_error            INTERNAL             500    our bug; the message carries only the request id
+
+The server puts the type in ``google.rpc.ErrorInfo.reason`` (upper snake case) inside
+``grpc-status-details-bin``; the gateway reads it back from there and never from message text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+ERROR_DOMAIN = "perf.images.v1"
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    type: str
+    grpc_code: grpc.StatusCode
+    http_status: int
+
+    @property
+    def reason(self) -> str:
+        """The ErrorInfo.reason spelling of the type (AIP-193: UPPER_SNAKE_CASE)."""
+        return self.type.upper()
+
+
+ERROR_KINDS: dict[str, ErrorKind] = {
+    kind.type: kind
+    for kind in (
+        ErrorKind("invalid_request", grpc.StatusCode.INVALID_ARGUMENT, 400),
+        ErrorKind("content_policy_violation", grpc.StatusCode.INVALID_ARGUMENT, 400),
+        ErrorKind("authentication_error", grpc.StatusCode.UNAUTHENTICATED, 401),
+        ErrorKind("permission_denied", grpc.StatusCode.PERMISSION_DENIED, 403),
+        ErrorKind("not_found", grpc.StatusCode.NOT_FOUND, 404),
+        ErrorKind("rate_limit_exceeded", grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
+        ErrorKind("conflict", grpc.StatusCode.ABORTED, 409),
+        ErrorKind("upstream_error", grpc.StatusCode.UNAVAILABLE, 502),
+        ErrorKind("provider_unavailable", grpc.StatusCode.UNAVAILABLE, 503),
+        ErrorKind("timeout", grpc.StatusCode.DEADLINE_EXCEEDED, 504),
+        ErrorKind("internal_error", grpc.StatusCode.INTERNAL, 500),
+    )
+}
+
+KINDS_BY_REASON: dict[str, ErrorKind] = {kind.reason: kind for kind in ERROR_KINDS.values()}

@@ -1,0 +1,172 @@
+"""The aiohttp gateway: routes the public REST contract onto ImageService RPCs. No business logic.
+
+Each handler: read → translate (gateway/translate.py) → one RPC → translate back. Failures of any
+kind leave as the public JSON error (gateway/errors.py) with the request id.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import string
+import time
+from email.utils import formatdate
+from typing import AsyncIterator, Awaitable, Callable
+
+import grpc
+import orjson
+from aiohttp import web
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.config import GatewaySettings
+from gateway.errors import PublicError, from_rpc_error, public_error
+from gateway.translate import BadRequest, generation_request, generation_response, model_json, \
+    models_response, parse_json_object
+from perf.images.v1 import image_service_pb2 as pb
+from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+
+log = logging.getLogger("perf.gateway")
+
+SETTINGS = web.AppKey("settings", GatewaySettings)
+CHANNEL = web.AppKey("channel", grpc.aio.Channel)
+STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
+REQUEST_ID = "request_id"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
+_ALPHABET = string.ascii_letters + string.digits
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def new_request_id() -> str:
+    return "req_img_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+
+def error_response(error: PublicError) -> web.Response:
+    return json_response(orjson.dumps(error.body()), status=error.status, headers=error.response_headers())
+
+
+@web.middleware
+async def request_id_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Gives every request an id, and turns every failure into the public JSON error."""
+    request_id = new_request_id()
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except BadRequest as exc:
+        response = error_response(public_error("invalid_request", exc.message, param=exc.param))
+    except grpc.aio.AioRpcError as exc:
+        response = error_response(from_rpc_error(exc, request_id))
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[SETTINGS].max_body_bytes
+        response = error_response(public_error("invalid_request", f"The request body exceeds {limit} bytes.",
+                                               status=413))
+    except web.HTTPNotFound:
+        response = error_response(public_error("not_found", f"No route for {request.method} {request.path}."))
+    except web.HTTPMethodNotAllowed as exc:
+        response = error_response(public_error("invalid_request", f"{request.method} is not allowed here.",
+                                               status=405, headers={"Allow": ", ".join(sorted(exc.allowed_methods))}))
+    except web.HTTPException as exc:
+        response = error_response(public_error("invalid_request", exc.reason, status=exc.status))
+    except Exception:
+        log.exception("gateway error request_id=%s", request_id)
+        response = error_response(public_error("internal_error", f"internal error (request {request_id})"))
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def _metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[str, str], ...]:
+    metadata = [("x-request-id", request[REQUEST_ID])]
+    authorization = request.headers.get("Authorization")
+    if authorized and authorization:
+        metadata.append(("authorization", authorization))  # gRPC metadata keys must be lower case
+    return tuple(metadata)
+
+
+async def create_images(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    body = parse_json_object(await request.read())
+    rpc_request = generation_request(body)
+    response = await request.app[STUB].GenerateImages(rpc_request, metadata=_metadata(request),
+                                                      timeout=settings.request_timeout_s)
+    return json_response(generation_response(response))
+
+
+async def list_models(request: web.Request) -> web.Response:
+    response = await request.app[STUB].ListModels(pb.ListModelsRequest(), metadata=_metadata(request), timeout=10)
+    return json_response(models_response(response))
+
+
+async def get_model(request: web.Request) -> web.Response:
+    response = await request.app[STUB].GetModel(pb.GetModelRequest(model=request.match_info["model"]),
+                                                metadata=_metadata(request), timeout=10)
+    return json_response(orjson.dumps(model_json(response)))
+
+
+async def get_image(request: web.Request) -> web.Response:
+    signature, _, ext = request.match_info["filename"].rpartition(".")
+    expires = request.match_info["expires"]
+    if not expires.isdigit() or len(expires) > 12 or not signature:
+        raise web.HTTPNotFound()
+    rpc_request = pb.GetImageContentRequest(image_id=request.match_info["image_id"], expires=int(expires),
+                                            signature=signature, extension=ext)
+    content = await request.app[STUB].GetImageContent(rpc_request, metadata=_metadata(request, authorized=False),
+                                                      timeout=30)
+    max_age = max(0, content.expires - int(time.time()))
+    headers = {
+        "Content-Type": content.content_type,  # detected from the bytes by the server
+        "X-Content-Type-Options": "nosniff",
+        # Private: a shared cache must not keep serving the image after its URL has expired.
+        "Cache-Control": f"private, max-age={max_age}",
+        "Expires": formatdate(content.expires, usegmt=True),
+        "Content-Disposition": f'inline; filename="{rpc_request.image_id}.{ext}"',
+    }
+    return web.Response(body=content.data, headers=headers)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response(b'{"status":"ok"}')
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        reply = await health_pb2_grpc.HealthStub(request.app[CHANNEL]).Check(
+            health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1.0)
+        serving = reply.status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.aio.AioRpcError:
+        serving = False
+    if serving:
+        return json_response(b'{"status":"ready"}')
+    return json_response(b'{"status":"not ready"}', status=503)
+
+
+@contextlib.asynccontextmanager
+async def _channel_context(app: web.Application) -> AsyncIterator[None]:
+    """One channel per process, created inside the running loop (grpc.aio objects are loop-bound)."""
+    settings = app[SETTINGS]
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        # Keep the connection alive through idle middleboxes during long generations.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+    ]
+    async with grpc.aio.insecure_channel(settings.grpc_target, options=options) as channel:
+        app[CHANNEL] = channel
+        app[STUB] = pb_grpc.ImageServiceStub(channel)
+        yield
+
+
+def build_app(settings: GatewaySettings) -> web.Application:
+    app = web.Application(middlewares=[request_id_and_errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_channel_context)
+    app.router.add_post("/v1/images/generations", create_images)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model}", get_model)
+    app.router.add_get("/v1/images/{image_id}/{expires}/{filename}", get_image)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,35 @@
+"""Gateway settings, read once from the environment (see the configuration table in README.md)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_target: str = "127.0.0.1:50051"
+    request_timeout_s: float = 120.0
+    # Generation requests are small JSON; anything bigger is a mistake or an attack.
+    max_body_bytes: int = 64 * 1024
+    max_message_bytes: int = 128 * MIB
+    shutdown_timeout_s: float = 30.0
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = os.environ if env is None else env
+        return cls(
+            http_host=env.get("PERF_HTTP_HOST", cls.http_host),
+            http_port=int(env.get("PERF_HTTP_PORT", str(cls.http_port))),
+            grpc_target=env.get("PERF_GRPC_TARGET", f"127.0.0.1:{env.get('PERF_GRPC_PORT', '50051')}"),
+            request_timeout_s=float(env.get("PERF_REQUEST_TIMEOUT_SECONDS", str(cls.request_timeout_s))),
+            max_body_bytes=int(env.get("PERF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_message_bytes=int(env.get("PERF_MAX_MESSAGE_BYTES", str(cls.max_message_bytes))),
+            shutdown_timeout_s=float(env.get("PERF_SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_timeout_s))),
+            access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
+        )

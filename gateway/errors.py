@@ -1,0 +1,105 @@
+"""gRPC status (with rich details) → the public JSON error, its HTTP status and headers.
+
+The type comes from ErrorInfo.reason, never from message text. A status without our details came
+from the gRPC library itself (backend down, deadline, message too large), and is mapped by code —
+notably a library RESOURCE_EXHAUSTED is *not* a rate limit, so clients must not retry it as one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+from contract.errors import ERROR_DOMAIN, ERROR_KINDS, KINDS_BY_REASON
+
+_TRANSPORT: dict[grpc.StatusCode, tuple[str, str]] = {
+    grpc.StatusCode.UNAVAILABLE: ("provider_unavailable", "The image service is unavailable; retry shortly."),
+    grpc.StatusCode.DEADLINE_EXCEEDED: ("timeout", "The request did not finish within its deadline."),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ("upstream_error", "The response was too large to relay."),
+}
+
+
+@dataclass(frozen=True)
+class PublicError:
+    status: int
+    type: str
+    message: str
+    param: str | None = None
+    retry_after: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, object]:
+        error: dict[str, object] = {"type": self.type, "message": self.message}
+        if self.param is not None:
+            error["param"] = self.param
+        if self.retry_after is not None:
+            error["retry_after"] = self.retry_after
+        return {"error": error}
+
+    def response_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return headers
+
+
+def public_error(type_: str, message: str, *, param: str | None = None, status: int | None = None,
+                 headers: dict[str, str] | None = None) -> PublicError:
+    return PublicError(status=status or ERROR_KINDS[type_].http_status, type=type_, message=message, param=param,
+                       headers=headers or {})
+
+
+def from_rpc_error(error: grpc.aio.AioRpcError, request_id: str) -> PublicError:
+    status = _rich_status(error)
+    if status is not None:
+        return _from_status(status)
+    code = error.code()
+    if code == grpc.StatusCode.CANCELLED:
+        # Only reached when the backend cancelled; a gone client never reads this.
+        return public_error("timeout", "The request was cancelled.", status=499)
+    if code in _TRANSPORT:
+        type_, message = _TRANSPORT[code]
+        # Neither retrying a too-large response nor trusting an unexplained failure helps the caller.
+        headers = {"x-should-retry": "false"} if code == grpc.StatusCode.RESOURCE_EXHAUSTED else {}
+        return public_error(type_, message, headers=headers)
+    return public_error("internal_error", f"internal error (request {request_id})")
+
+
+def _rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            status = status_pb2.Status()
+            try:
+                status.ParseFromString(value)
+            except Exception:  # a malformed trailer must not become a 500 of its own
+                return None
+            return status
+    return None
+
+
+def _from_status(status: status_pb2.Status) -> PublicError:
+    kind = None
+    param = None
+    retry_after = None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == ERROR_DOMAIN:
+                kind = KINDS_BY_REASON.get(info.reason)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            if bad.field_violations:
+                param = bad.field_violations[0].field
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            retry_after = retry.retry_delay.seconds + (1 if retry.retry_delay.nanos else 0)
+    if kind is None:
+        return public_error("internal_error", "internal error")
+    return PublicError(status=kind.http_status, type=kind.type, message=status.message, param=param,
+                       retry_after=retry_after)

@@ -1,0 +1,101 @@
+"""Pure translations between the public JSON contract and the proto messages.
+
+Requests: type checks and unknown fields only, each failure naming its `param`; whether a value is
+*allowed* (n too large, size not offered) is the server's call, made once for both protocols.
+Responses: built by hand so `created`/`latency_ms` stay JSON integers (proto3 JSON would quote int64).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from perf.images.v1 import image_service_pb2 as pb
+
+INT32 = (-(2**31), 2**31 - 1)
+_STRING_FIELDS = ("model", "size", "quality", "style", "response_format", "user")
+GENERATION_FIELDS = frozenset(("prompt", "n", "max_cost_per_call", *_STRING_FIELDS))
+
+
+class BadRequest(ValueError):
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise BadRequest("The request body must be a JSON object; it was empty.")
+    try:
+        # orjson caps nesting depth and rejects lone surrogates itself, with a ValueError.
+        value = orjson.loads(body)
+    except (orjson.JSONDecodeError, RecursionError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return value
+
+
+def generation_request(body: dict[str, Any]) -> pb.GenerateImagesRequest:
+    for name in body:
+        if name not in GENERATION_FIELDS:
+            raise BadRequest(f"Unknown parameter: '{name}'.", param=name)
+    request = pb.GenerateImagesRequest()
+    prompt = body.get("prompt")
+    if prompt is not None:
+        request.prompt = _string(prompt, "prompt")
+    for name in _STRING_FIELDS:
+        value = body.get(name)
+        # null means "use the default", as the openai SDK and most clients intend it.
+        if value is not None:
+            setattr(request, name, _string(value, name))
+    n = body.get("n")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise BadRequest("n must be an integer.", param="n")
+        if not INT32[0] <= n <= INT32[1]:
+            raise BadRequest("n is out of range.", param="n")
+        request.n = n
+    budget = body.get("max_cost_per_call")
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+            raise BadRequest("max_cost_per_call must be a number.", param="max_cost_per_call")
+        request.max_cost_per_call = float(budget)
+    return request
+
+
+def _string(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string.", param=name)
+    return value
+
+
+def generation_response(response: pb.GenerateImagesResponse) -> bytes:
+    data = []
+    for image in response.data:
+        item = {"b64_json": image.b64_json} if image.b64_json else {"url": image.url}
+        if image.revised_prompt:
+            item["revised_prompt"] = image.revised_prompt
+        data.append(item)
+    perf = response.perf
+    return orjson.dumps({
+        "created": response.created,
+        "data": data,
+        "perf": {"request_id": perf.request_id, "model_used": perf.model_used, "size": perf.size,
+                 "quality": perf.quality, "cost_usd": perf.cost_usd, "latency_ms": perf.latency_ms},
+    })
+
+
+def model_json(model: pb.Model) -> dict[str, Any]:
+    caps = model.capabilities
+    return {
+        "id": model.id, "object": model.object, "created": model.created, "owned_by": model.owned_by,
+        "capabilities": {"sizes": list(caps.sizes), "custom_sizes": caps.custom_sizes, "max_n": caps.max_n,
+                         "qualities": list(caps.qualities), "styles": list(caps.styles)},
+        "pricing": [{"size": p.size, "quality": p.quality, "usd_per_image": p.usd_per_image} for p in model.pricing],
+    }
+
+
+def models_response(response: pb.ListModelsResponse) -> bytes:
+    return orjson.dumps({"object": "list", "data": [model_json(m) for m in response.data]})

@@ -1,0 +1,145 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GenerateImagesRequest(_message.Message):
+    __slots__ = ("prompt", "model", "n", "size", "quality", "style", "response_format", "user", "max_cost_per_call")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    MAX_COST_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    model: str
+    n: int
+    size: str
+    quality: str
+    style: str
+    response_format: str
+    user: str
+    max_cost_per_call: float
+    def __init__(self, prompt: _Optional[str] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., style: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ..., max_cost_per_call: _Optional[float] = ...) -> None: ...
+
+class Image(_message.Message):
+    __slots__ = ("url", "b64_json", "revised_prompt")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    B64_JSON_FIELD_NUMBER: _ClassVar[int]
+    REVISED_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    b64_json: str
+    revised_prompt: str
+    def __init__(self, url: _Optional[str] = ..., b64_json: _Optional[str] = ..., revised_prompt: _Optional[str] = ...) -> None: ...
+
+class Perf(_message.Message):
+    __slots__ = ("request_id", "model_used", "size", "quality", "cost_usd", "latency_ms")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_USED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    model_used: str
+    size: str
+    quality: str
+    cost_usd: float
+    latency_ms: int
+    def __init__(self, request_id: _Optional[str] = ..., model_used: _Optional[str] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[int] = ...) -> None: ...
+
+class GenerateImagesResponse(_message.Message):
+    __slots__ = ("created", "data", "perf")
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    PERF_FIELD_NUMBER: _ClassVar[int]
+    created: int
+    data: _containers.RepeatedCompositeFieldContainer[Image]
+    perf: Perf
+    def __init__(self, created: _Optional[int] = ..., data: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("object", "data")
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    object: str
+    data: _containers.RepeatedCompositeFieldContainer[Model]
+    def __init__(self, object: _Optional[str] = ..., data: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
+
+class GetModelRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
+
+class ModelCapabilities(_message.Message):
+    __slots__ = ("sizes", "custom_sizes", "max_n", "qualities", "styles")
+    SIZES_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_SIZES_FIELD_NUMBER: _ClassVar[int]
+    MAX_N_FIELD_NUMBER: _ClassVar[int]
+    QUALITIES_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    sizes: _containers.RepeatedScalarFieldContainer[str]
+    custom_sizes: bool
+    max_n: int
+    qualities: _containers.RepeatedScalarFieldContainer[str]
+    styles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sizes: _Optional[_Iterable[str]] = ..., custom_sizes: _Optional[bool] = ..., max_n: _Optional[int] = ..., qualities: _Optional[_Iterable[str]] = ..., styles: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Price(_message.Message):
+    __slots__ = ("size", "quality", "usd_per_image")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    USD_PER_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    size: str
+    quality: str
+    usd_per_image: float
+    def __init__(self, size: _Optional[str] = ..., quality: _Optional[str] = ..., usd_per_image: _Optional[float] = ...) -> None: ...
+
+class Model(_message.Message):
+    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    OWNED_BY_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    PRICING_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    object: str
+    created: int
+    owned_by: str
+    capabilities: ModelCapabilities
+    pricing: _containers.RepeatedCompositeFieldContainer[Price]
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ...) -> None: ...
+
+class GetImageContentRequest(_message.Message):
+    __slots__ = ("image_id", "expires", "signature", "extension")
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    EXTENSION_FIELD_NUMBER: _ClassVar[int]
+    image_id: str
+    expires: int
+    signature: str
+    extension: str
+    def __init__(self, image_id: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ..., extension: _Optional[str] = ...) -> None: ...
+
+class ImageContent(_message.Message):
+    __slots__ = ("content_type", "data", "expires")
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    content_type: str
+    data: bytes
+    expires: int
+    def __init__(self, content_type: _Optional[str] = ..., data: _Optional[bytes] = ..., expires: _Optional[int] = ...) -> None: ...

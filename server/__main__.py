@@ -1,0 +1,18 @@
+"""`python -m server`: run the gRPC ImageService on the settings from the environment."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from server.app import serve
+from server.config import ServerSettings
+
+
+def main() -> None:
+    settings = ServerSettings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Builds and runs the gRPC server: service, health, reflection, sweeper, and a graceful SIGTERM."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from perf.images.v1 import image_service_pb2 as pb
+from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+from server.catalog import load_catalog
+from server.config import ServerSettings
+from server.images.signing import UrlSigner
+from server.images.storage import LocalImageStore
+from server.instance_secret import derive_keys, load_secret
+from server.interceptors import AuthInterceptor, RequestContextInterceptor
+from server.keys.authenticator import Authenticator
+from server.keys.bootstrap import ensure_first_test_key
+from server.providers.sandbox import SandboxProvider
+from server.routing import Router
+from server.service import ImageService
+from server.store.sqlite import SqliteStore
+
+log = logging.getLogger("perf.server")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+    store: SqliteStore
+    sweeper: asyncio.Task[None]
+
+    async def stop(self, grace: float | None) -> None:
+        self.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.sweeper
+        await self.server.stop(grace)
+        await self.store.close()
+
+
+async def start_server(settings: ServerSettings) -> RunningServer:
+    catalog = load_catalog()
+    keys = derive_keys(load_secret(settings.secret, settings.data_dir))
+    store = SqliteStore(settings.data_dir / "perf.sqlite3")
+    created = await ensure_first_test_key(store, keys.key_pepper)
+    if created:
+        print(f"No API keys existed, so a test key was created (shown only now):\n{created}", flush=True)
+    images = LocalImageStore(settings.data_dir / "images")
+    signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
+    router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s))
+
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        # A port already in use must fail loudly, not be shared with another server.
+        ("grpc.so_reuseport", 0),
+        # Accept the gateway's keepalive pings during long generations.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
+        options=options)
+    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, router, images, signer), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    await server.start()
+    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    sweeper = asyncio.create_task(_sweep_forever(images, settings))
+    return RunningServer(server=server, health=health_servicer, port=port, store=store, sweeper=sweeper)
+
+
+async def _sweep_forever(images: LocalImageStore, settings: ServerSettings) -> None:
+    while True:
+        try:
+            # Files outlive their URLs by a minute so an in-flight download is never cut short.
+            removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + 60, time.time())
+            if removed:
+                log.info("sweeper removed %d expired images", removed)
+        except OSError:
+            log.exception("sweeper failed; retrying next interval")
+        await asyncio.sleep(settings.sweep_interval_s)
+
+
+async def serve(settings: ServerSettings) -> None:
+    running = await start_server(settings)
+    log.info("gRPC server listening on %s:%d", settings.grpc_host, running.port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("draining: health NOT_SERVING, in-flight calls get %.0fs", settings.shutdown_grace_s)
+    await running.health.enter_graceful_shutdown()
+    await asyncio.sleep(settings.drain_s)  # let probes and load balancers notice before we stop accepting
+    await running.stop(settings.shutdown_grace_s)
+    log.info("stopped")

@@ -1,0 +1,59 @@
+"""Plain, immutable records describing the public models and what each image costs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ANY_SIZE = "any"
+
+
+@dataclass(frozen=True)
+class CustomSizes:
+    kind: str  # "grid" | "nearest_of"
+    step: int = 0
+    min_side: int = 0
+    max_side: int = 0
+    deliverable: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    id: str
+    name: str
+    env: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    provider: str
+    created: int
+    max_n: int
+    sizes: tuple[str, ...]
+    qualities: tuple[str, ...]
+    styles: tuple[str, ...]
+    # (size or "any", quality) -> micro-dollars per image
+    prices: dict[tuple[str, str], int] = field(hash=False)
+    custom_sizes: CustomSizes | None = None
+
+    @property
+    def default_quality(self) -> str:
+        return self.qualities[0]
+
+    @property
+    def default_style(self) -> str | None:
+        return self.styles[0] if self.styles else None
+
+    def price_micros(self, size: str, quality: str) -> int:
+        """Price of one image of the delivered `size` at `quality`; the catalog guarantees one exists."""
+        exact = self.prices.get((size, quality))
+        return exact if exact is not None else self.prices[(ANY_SIZE, quality)]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: dict[str, ModelSpec]
+    providers: dict[str, ProviderSpec]
+    default_model: str = "dall-e-3"
+
+    def get(self, model_id: str) -> ModelSpec | None:
+        return self.models.get(model_id)

@@ -1,0 +1,47 @@
+"""Server settings, read once from the environment (see the configuration table in README.md)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    data_dir: Path = Path("var")
+    public_url: str = "http://127.0.0.1:8080"
+    image_ttl_s: int = 3600
+    # 10 images of up to ~6 MB each as base64, with headroom.
+    max_message_bytes: int = 128 * MIB
+    drain_s: float = 1.0
+    shutdown_grace_s: float = 30.0
+    sweep_interval_s: float = 60.0
+    sandbox_latency_s: float = 0.0
+    reflection: bool = True
+    secret: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if env is None else env
+        http_port = int(env.get("PERF_HTTP_PORT", "8080"))
+        return cls(
+            grpc_host=env.get("PERF_GRPC_HOST", cls.grpc_host),
+            grpc_port=int(env.get("PERF_GRPC_PORT", str(cls.grpc_port))),
+            data_dir=Path(env.get("PERF_DATA_DIR", str(cls.data_dir))),
+            public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
+            image_ttl_s=int(env.get("PERF_IMAGE_TTL_SECONDS", str(cls.image_ttl_s))),
+            max_message_bytes=int(env.get("PERF_MAX_MESSAGE_BYTES", str(cls.max_message_bytes))),
+            drain_s=float(env.get("PERF_DRAIN_SECONDS", str(cls.drain_s))),
+            shutdown_grace_s=float(env.get("PERF_SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_grace_s))),
+            sweep_interval_s=float(env.get("PERF_SWEEP_INTERVAL_SECONDS", str(cls.sweep_interval_s))),
+            sandbox_latency_s=int(env.get("PERF_SANDBOX_LATENCY_MS", "0")) / 1000,
+            reflection=env.get("PERF_GRPC_REFLECTION", "1") not in ("0", "false", "no"),
+            secret=env.get("PERF_SECRET") or None,
+            log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
+        )

@@ -1,0 +1,108 @@
+"""Server interceptors: request id and logging with a catch-all, then authentication.
+
+Both wrap the unary handler rather than answering from the interceptor itself, so the outer one
+sees every outcome: a PerfError becomes its rich status, anything unexpected becomes INTERNAL with
+a generic message (the real exception is only logged), and cancellation passes through untouched.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+import grpc
+
+from contract.errors import ERROR_KINDS
+from server.errors import InternalError, PerfError
+from server.keys.authenticator import Authenticator
+from server.request_context import CALLER, REQUEST_ID, accept_request_id
+
+log = logging.getLogger("perf.server")
+
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+SERVICE_PREFIX = "/perf.images.v1.ImageService/"
+# The signed image URL is its own credential: fetching an image needs no API key.
+UNAUTHENTICATED_METHODS = {SERVICE_PREFIX + "GetImageContent"}
+
+
+def _metadata(details: grpc.HandlerCallDetails, name: str) -> str | None:
+    for key, value in details.invocation_metadata or ():
+        if key == name:
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _wrap(handler: grpc.RpcMethodHandler | None, make: Callable[[Handler], Handler]) -> grpc.RpcMethodHandler | None:
+    if handler is None or handler.unary_unary is None:
+        return handler  # streaming methods (health Watch, reflection) pass through unwrapped
+    return grpc.unary_unary_rpc_method_handler(make(handler.unary_unary),
+                                               request_deserializer=handler.request_deserializer,
+                                               response_serializer=handler.response_serializer)
+
+
+async def abort_with(context: grpc.aio.ServicerContext, error: PerfError) -> None:
+    status = error.to_status()
+    await context.abort(ERROR_KINDS[error.type].grpc_code, status.message,
+                        trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),
+                                           ("x-request-id", REQUEST_ID.get())))
+
+
+class RequestContextInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if not details.method.startswith(SERVICE_PREFIX):
+            return handler
+        offered = _metadata(details, "x-request-id")
+        method = details.method.rsplit("/", 1)[-1]
+
+        def make(inner: Handler) -> Handler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                request_id = accept_request_id(offered)
+                REQUEST_ID.set(request_id)
+                started = time.perf_counter()
+                outcome = "OK"
+                try:
+                    await context.send_initial_metadata((("x-request-id", request_id),))
+                    return await inner(request, context)
+                except PerfError as error:
+                    outcome = error.type
+                    await abort_with(context, error)
+                except (grpc.aio.AbortError, asyncio.CancelledError):
+                    outcome = "aborted_or_cancelled"
+                    raise
+                except Exception:
+                    outcome = "internal_error"
+                    log.exception("unexpected error request_id=%s method=%s", request_id, method)
+                    await abort_with(context, InternalError(f"internal error (request {request_id})"))
+                finally:
+                    caller = CALLER.get()
+                    log.info("rpc method=%s request_id=%s key=%s outcome=%s ms=%.1f", method, request_id,
+                             caller.id if caller else "-", outcome, (time.perf_counter() - started) * 1000)
+
+            return call
+
+        return _wrap(handler, make)  # type: ignore[return-value]
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if not details.method.startswith(SERVICE_PREFIX) or details.method in UNAUTHENTICATED_METHODS:
+            return handler
+        authorization = _metadata(details, "authorization")
+        authenticator = self._authenticator
+
+        def make(inner: Handler) -> Handler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                CALLER.set(await authenticator.authenticate(authorization))
+                return await inner(request, context)
+
+            return call
+
+        return _wrap(handler, make)  # type: ignore[return-value]

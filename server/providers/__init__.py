@@ -1,0 +1,1 @@
+"""Provider adapters: each turns a GenerationJob into images, behind the one interface in base.py."""

@@ -1,0 +1,1 @@
+"""Durable state (API keys for now) behind one async interface; SQLite is the embedded default."""
