@@ -86,8 +86,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
 async def _sweep_forever(images: LocalImageStore, settings: ServerSettings) -> None:
     while True:
         try:
-            # Files outlive their URLs by a minute so an in-flight download is never cut short.
-            removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + 60, time.time())
+            removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + settings.sweep_grace_s, time.time())
             if removed:
                 log.info("sweeper removed %d expired images", removed)
         except OSError:

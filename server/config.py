@@ -21,6 +21,8 @@ class ServerSettings:
     drain_s: float = 1.0
     shutdown_grace_s: float = 30.0
     sweep_interval_s: float = 60.0
+    # Files outlive their URLs by this much so a download in progress at expiry is not cut short.
+    sweep_grace_s: float = 60.0
     sandbox_latency_s: float = 0.0
     reflection: bool = True
     secret: str | None = None
@@ -40,6 +42,7 @@ class ServerSettings:
             drain_s=float(env.get("PERF_DRAIN_SECONDS", str(cls.drain_s))),
             shutdown_grace_s=float(env.get("PERF_SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_grace_s))),
             sweep_interval_s=float(env.get("PERF_SWEEP_INTERVAL_SECONDS", str(cls.sweep_interval_s))),
+            sweep_grace_s=float(env.get("PERF_SWEEP_GRACE_SECONDS", str(cls.sweep_grace_s))),
             sandbox_latency_s=int(env.get("PERF_SANDBOX_LATENCY_MS", "0")) / 1000,
             reflection=env.get("PERF_GRPC_REFLECTION", "1") not in ("0", "false", "no"),
             secret=env.get("PERF_SECRET") or None,

@@ -1,0 +1,78 @@
+"""Catalog loading and request validation as pure functions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perf.images.v1 import image_service_pb2 as pb
+from server.catalog import CatalogError, load_catalog
+from server.catalog.loader import DEFAULT_PATH
+from server.catalog.model import CustomSizes
+from server.errors import InvalidRequest, NotFound
+from server.sizes import deliverable_size
+from server.validation import validate
+
+CATALOG = load_catalog()
+
+
+def test_catalog_has_the_seven_public_models_with_seed_prices() -> None:
+    assert list(CATALOG.models) == ["dall-e-3", "dall-e-2", "stable-diffusion-3", "flux-pro", "flux-dev",
+                                    "ideogram-2", "imagen-3"]
+    assert CATALOG.models["dall-e-3"].price_micros("1024x1024", "hd") == 80_000
+    assert CATALOG.models["dall-e-2"].price_micros("256x256", "standard") == 16_000
+    assert CATALOG.models["flux-pro"].price_micros("1440x800", "standard") == 55_000
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('max_n = 1\nsizes = ["1024x1024", "1792x1024"', 'max_n = 0\nsizes = ["1024x1024", "1792x1024"'), "max_n"),
+    (('{ size = "1792x1024", quality = "hd", usd = "0.120" },', ""), "no price for 1792x1024 hd"),
+    (('usd = "0.016"', 'usd = "0.0160001"'), "micro-dollar"),
+    (('provider = "google"', 'provider = "nobody"'), "unknown provider"),
+    (('step = 32, min_side = 256, max_side = 1440 }\n\n[models.flux-dev]',
+      'step = 30, min_side = 256, max_side = 1440 }\n\n[models.flux-dev]'), "multiples of step"),
+])
+def test_catalog_mistakes_refuse_to_load(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+    text = DEFAULT_PATH.read_text()
+    assert edit[0] in text
+    broken = tmp_path / "models.toml"
+    broken.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(broken)
+
+
+@pytest.mark.parametrize(("custom", "request_size", "delivered"), [
+    (CustomSizes("grid", step=32, min_side=256, max_side=1440), (1920, 1080), (1440, 800)),
+    (CustomSizes("grid", step=32, min_side=256, max_side=1440), (100, 100), (256, 256)),
+    (CustomSizes("grid", step=32, min_side=256, max_side=1440), (1000, 700), (992, 704)),
+    (CustomSizes("grid", step=32, min_side=256, max_side=1440), (64, 4096), (256, 1440)),
+    (CustomSizes("nearest_of", deliverable=((1024, 1024), (1344, 768), (768, 1344))), (1920, 1080), (1344, 768)),
+    (CustomSizes("nearest_of", deliverable=((1024, 1024), (1344, 768), (768, 1344))), (500, 520), (1024, 1024)),
+])
+def test_custom_sizes_map_to_what_the_upstream_delivers(custom: CustomSizes, request_size: tuple[int, int],
+                                                       delivered: tuple[int, int]) -> None:
+    assert deliverable_size(custom, *request_size) == delivered
+
+
+def test_validation_fills_defaults_and_prices() -> None:
+    valid = validate(pb.GenerateImagesRequest(prompt="p"), CATALOG)
+    assert (valid.model.id, valid.n, valid.size, valid.quality, valid.style, valid.response_format) == \
+        ("dall-e-3", 1, "1024x1024", "standard", "vivid", "url")
+    assert valid.cost_micros == 40_000
+    flux = validate(pb.GenerateImagesRequest(prompt="p", model="flux-pro", n=4, size="2000x1000"), CATALOG)
+    assert (flux.size, flux.cost_micros, flux.style) == ("1440x704", 220_000, None)
+
+
+def test_validation_errors_name_params() -> None:
+    with pytest.raises(NotFound) as unknown:
+        validate(pb.GenerateImagesRequest(prompt="p", model="nope"), CATALOG)
+    assert unknown.value.param == "model"
+    with pytest.raises(InvalidRequest) as budget:
+        validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.199), CATALOG)
+    assert budget.value.param == "max_cost_per_call"
+    assert validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.2),
+                    CATALOG).cost_micros == 200_000
+    emoji = "👩‍👩‍👧‍👦"  # 7 code points
+    assert validate(pb.GenerateImagesRequest(prompt=emoji * 571), CATALOG)
+    with pytest.raises(InvalidRequest):
+        validate(pb.GenerateImagesRequest(prompt=emoji * 572), CATALOG)

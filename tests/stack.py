@@ -1,0 +1,153 @@
+"""Runs the real server and gateway as subprocesses on free loopback ports, as users run them."""
+from __future__ import annotations
+
+import http.client as httpclient
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes | str | dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 30.0) -> Response:
+    parts = urlsplit(url)
+    conn = httpclient.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    payload = json.dumps(body).encode() if isinstance(body, dict) else body
+    try:
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=payload,
+                     headers=headers or {})
+        raw = conn.getresponse()
+        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
+    finally:
+        conn.close()
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    grpc_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    server: subprocess.Popen[bytes] | None = None
+    gateway: subprocess.Popen[bytes] | None = None
+    first_key: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}",
+            "PERF_DATA_DIR": str(self.data_dir),
+            "PERF_GRPC_PORT": str(self.grpc_port),
+            "PERF_HTTP_PORT": str(self.http_port),
+            "PERF_DRAIN_SECONDS": "0.2",
+            "PERF_LOG_LEVEL": "INFO",
+        })
+        env.update(self.env_overrides)
+        return env
+
+    def start(self) -> Stack:
+        self.server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=self.env,
+                                       stdout=subprocess.PIPE, stderr=open(self.data_dir / "server.log", "wb"))
+        self._read_first_key()
+        self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
+        self._wait_ready()
+        return self
+
+    def _read_first_key(self) -> None:
+        assert self.server is not None and self.server.stdout is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = self.server.stdout.readline().decode()
+            if not line:
+                break
+            if line.startswith("pk_test_"):
+                self.first_key = line.strip()
+                return
+        if self.server.poll() is not None:
+            raise RuntimeError("server exited: " + (self.data_dir / "server.log").read_text())
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", self.base_url + "/readyz", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            for proc, name in ((self.server, "server"), (self.gateway, "gateway")):
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited: " + (self.data_dir / f"{name}.log").read_text())
+            time.sleep(0.1)
+        raise RuntimeError("stack did not become ready")
+
+    def create_key(self, mode: str = "test", tier: str = "free") -> str:
+        done = subprocess.run([sys.executable, "-m", "server.keys", "create", "--mode", mode, "--tier", tier],
+                              cwd=ROOT, env=self.env, capture_output=True, check=True)
+        return done.stdout.decode().strip().splitlines()[-1]
+
+    def keys_command(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "server.keys", *args], cwd=ROOT, env=self.env,
+                              capture_output=True)
+
+    def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None) -> Response:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if key is not None:
+            all_headers["Authorization"] = f"Bearer {key}"
+        return http("POST", self.base_url + path, body, all_headers)
+
+    def get(self, path_or_url: str, key: str | None = None) -> Response:
+        url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
+        return http("GET", url, headers={"Authorization": f"Bearer {key}"} if key else {})
+
+    def server_log(self) -> str:
+        return (self.data_dir / "server.log").read_text()
+
+    def stop(self) -> None:
+        for proc in (self.gateway, self.server):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.gateway, self.server):
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
