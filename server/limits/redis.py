@@ -1,0 +1,126 @@
+"""Redis image limiter: exact across any number of server replicas.
+
+Every decision is one Lua script run atomically inside Redis (``reserve.lua`` for
+check-and-reserve across all windows, ``finish.lua`` for settle/release), so two replicas can
+never both take the last image, and one request costs one round trip. The scripts read the
+time with ``TIME`` inside Redis: a replica with a skewed clock can neither let more through nor
+lock other replicas out (reliability.md §3.2, measured with ``limits``' client-side timestamps).
+
+Key layout per subject, all under one hash tag so Redis Cluster keeps them in one slot:
+
+    <prefix>{<subject>}:log    ZSET  "<rid>:<n>" scored by reservation time (µs)
+    <prefix>{<subject>}:win    HASH  per window: length, cursor, running total; "#hwm"
+    <prefix>{<subject>}:pend   HASH  rid -> n for pending reservations
+    <prefix>{<subject>}:lease  ZSET  rid scored by lease deadline (µs)
+
+Every reserve re-arms PEXPIRE to max(longest window, lease) + 1 s, so idle subjects vanish.
+Errors (Redis down) propagate: whether to fail open or closed is the caller's policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Sequence
+
+import redis.asyncio as aioredis
+
+from server.limits.base import (
+    DEFAULT_LEASE_S,
+    Admitted,
+    Refused,
+    WindowLimit,
+    WindowState,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).resolve().parent
+_COMMON = (_HERE / "common.lua").read_text()
+RESERVE_LUA = _COMMON + (_HERE / "reserve.lua").read_text()
+FINISH_LUA = _COMMON + (_HERE / "finish.lua").read_text()
+
+
+class RedisLimiter:
+    """Sliding-log limiter whose state and clock live in Redis; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        key_prefix: str = "perf:rl:",
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        max_connections: int = 64,
+        socket_timeout_s: float = 2.0,
+    ) -> None:
+        """Create the pool lazily (no I/O here); ``lease_s`` may be fractional."""
+        self._prefix = key_prefix
+        self._lease_us = int(lease_s * 1_000_000)
+        # A blocking pool: a burst beyond max_connections waits for a free connection (up to
+        # the socket timeout) instead of failing with "too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=socket_timeout_s,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=socket_timeout_s,
+            decode_responses=True,
+        )
+        self._redis = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
+        # register_script sends EVALSHA and falls back to SCRIPT LOAD on NOSCRIPT
+        self._reserve = self._redis.register_script(RESERVE_LUA)
+        self._finish = self._redis.register_script(FINISH_LUA)
+
+    def keys(self, subject: str) -> list[str]:
+        """The four keys of one subject, in the order the scripts expect them."""
+        base = f"{self._prefix}{{{subject}}}:"
+        return [base + "log", base + "win", base + "pend", base + "lease"]
+
+    async def reserve(self, subject: str, n: int, limits: Sequence[WindowLimit]) -> Admitted | Refused:
+        """Admit n images in every window or refuse without counting anything (one round trip)."""
+        validate(n, limits)
+        rid = uuid.uuid4().hex  # unique member: two reservations in one µs must not collapse
+        reply = await self._run_reserve(subject, rid, n, limits)
+        status, label, retry, states = reply
+        if status == 1:
+            return Admitted(label, states)
+        return Refused(retry, label, states)
+
+    async def settle(self, subject: str, reservation_id: str) -> None:
+        """Keep the reservation counted until it ages out; warn if it was no longer pending."""
+        done = await self._finish(keys=self.keys(subject), args=["settle", reservation_id])
+        if int(done) == 0:
+            log.warning("settle of unknown, settled or released reservation %s", reservation_id)
+        elif int(done) < 0:
+            log.warning("settle after lease expiry of reservation %s: not counted", reservation_id)
+
+    async def release(self, subject: str, reservation_id: str) -> None:
+        """Give a pending reservation's images back in every window; otherwise do nothing."""
+        await self._finish(keys=self.keys(subject), args=["release", reservation_id])
+
+    async def peek(self, subject: str, limits: Sequence[WindowLimit]) -> tuple[WindowState, ...]:
+        """The current state of each window of ``limits`` (ages entries, reserves nothing)."""
+        validate(1, limits)
+        return (await self._run_reserve(subject, "", 0, limits))[3]
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+    async def _run_reserve(
+        self, subject: str, rid: str, n: int, limits: Sequence[WindowLimit]
+    ) -> tuple[int, str, int, tuple[WindowState, ...]]:
+        """Run reserve.lua and decode its flat reply."""
+        args: list[str | int] = [rid, n, self._lease_us]
+        for lim in limits:
+            args += [lim.name, lim.limit, lim.window_s]
+        reply = await self._reserve(keys=self.keys(subject), args=args)
+        status, label, retry = int(reply[0]), str(reply[1]), int(reply[2])
+        flat = reply[3:]
+        states = tuple(
+            WindowState(str(flat[i]), int(flat[i + 1]), int(flat[i + 2]), int(flat[i + 3]))
+            for i in range(0, len(flat), 4)
+        )
+        return status, label, retry, states

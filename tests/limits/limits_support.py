@@ -1,0 +1,103 @@
+"""Helpers that run one test body against both limiter backends (fixtures live in conftest.py).
+
+The Redis backend needs PERF_TEST_REDIS_URL and a reachable server; otherwise its cases skip
+with the reason. Each Redis case uses a fresh random key prefix and deletes its keys afterwards.
+pytest-asyncio is not installed, so test bodies are coroutines run with ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from typing import Awaitable, Callable
+
+import redis
+
+from server.limits import ImageLimiter, InProcessLimiter
+from server.limits.redis import RedisLimiter
+
+REDIS_URL = os.environ.get("PERF_TEST_REDIS_URL", "")
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def redis_skip_reason() -> str | None:
+    """Why Redis cases cannot run here, or None if they can."""
+    if not REDIS_URL:
+        return "PERF_TEST_REDIS_URL is not set"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} is unreachable: {exc}"
+    return None
+
+
+class Backend:
+    """Makes limiters of one kind; ``sleep`` moves the fake clock (memory) or real time (Redis)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.clock = FakeClock()
+        self.prefix = f"test:rl:{uuid.uuid4().hex}:"
+        self._made: list[ImageLimiter] = []
+
+    def make(self, lease_s: float = 600.0) -> ImageLimiter:
+        """A new limiter; for Redis a new instance is a separate "replica" sharing the state."""
+        lim: ImageLimiter
+        if self.kind == "memory":
+            lim = InProcessLimiter(self.clock, lease_s=lease_s)
+        else:
+            lim = RedisLimiter(REDIS_URL, self.prefix, lease_s=lease_s)
+        self._made.append(lim)
+        return lim
+
+    async def sleep(self, seconds: float) -> None:
+        """Let time pass for the limiter."""
+        if self.kind == "memory":
+            self.clock.advance(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+    def run(self, body: Callable[[], Awaitable[None]]) -> None:
+        """Run an async test body, then close every limiter it made (on the same loop)."""
+
+        async def wrapper() -> None:
+            try:
+                await body()
+            finally:
+                for lim in self._made:
+                    await lim.close()
+                self._made.clear()
+
+        asyncio.run(wrapper())
+
+    def redis_now(self) -> float:
+        """Redis' own clock, in seconds."""
+        sec, usec = redis.Redis.from_url(REDIS_URL).time()
+        return sec + usec / 1e6
+
+    def sync_redis(self) -> redis.Redis:
+        """A plain client for inspecting keys."""
+        return redis.Redis.from_url(REDIS_URL, decode_responses=True)
+
+    def cleanup(self) -> None:
+        """Delete every key this test created."""
+        if self.kind != "redis":
+            return
+        client = self.sync_redis()
+        keys = list(client.scan_iter(match=self.prefix + "*", count=500))
+        if keys:
+            client.delete(*keys)

@@ -1,0 +1,253 @@
+"""Behaviour of both limiter backends: exactness under concurrency, all-or-nothing windows,
+settle/release/lease semantics and exact retry-after."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+
+import pytest
+
+from server.limits import Admitted, Refused, WindowLimit, make_limiter
+from server.limits.memory import InProcessLimiter
+from server.limits.redis import RedisLimiter
+
+from limits_support import Backend
+
+FREE = [WindowLimit("minute", 5, 60), WindowLimit("day", 50, 86400)]
+
+
+def remaining(states: tuple) -> dict[str, int]:
+    return {s.name: s.remaining for s in states}
+
+
+def test_concurrent_mixed_reserves_admit_exactly(backend: Backend) -> None:
+    """200 concurrent reserves of n in 1..4 (two replicas on Redis) never exceed 5 images."""
+    rng = random.Random(20240601)
+    ns = [rng.randint(1, 4) for _ in range(200)]
+
+    async def body() -> None:
+        lims = [backend.make(), backend.make()] if backend.kind == "redis" else [backend.make()]
+        for subject in ("alpha", "beta"):
+            results = await asyncio.gather(
+                *(lims[i % len(lims)].reserve(subject, n, FREE) for i, n in enumerate(ns))
+            )
+            admitted = sum(n for n, r in zip(ns, results) if isinstance(r, Admitted))
+            refused = [(n, r) for n, r in zip(ns, results) if isinstance(r, Refused)]
+            assert admitted == 5  # ≤ 5, and as many as fit: n=1 requests were always around
+            # admissions only ever use capacity up, so a refused n that fits now would be a bug
+            assert min(n for n, _ in refused) > 5 - admitted
+            assert all(r.window == "minute" and 1 <= r.retry_after_s <= 60 for _, r in refused)
+            assert remaining(await lims[-1].peek(subject, FREE)) == {"minute": 0, "day": 45}
+
+    backend.run(body)
+
+
+def test_day_exhausted_refuses_without_touching_minute(backend: Backend) -> None:
+    limits = [WindowLimit("minute", 10, 60), WindowLimit("day", 3, 86400)]
+
+    async def body() -> None:
+        lim = backend.make()
+        assert isinstance(await lim.reserve("k", 3, limits), Admitted)
+        before = await lim.peek("k", limits)
+        assert remaining(before) == {"minute": 7, "day": 0}
+        for n in (1, 2):
+            r = await lim.reserve("k", n, limits)
+            assert isinstance(r, Refused) and r.window == "day"
+            assert 86399 <= r.retry_after_s <= 86400
+            assert r.windows == before
+        assert await lim.peek("k", limits) == before
+
+    backend.run(body)
+
+
+def test_free_tier_day_exhausted_after_ten_minutes(memory_backend: Backend) -> None:
+    """With real tier limits: 50 images over 10 minutes, then the minute is open but the day is not."""
+
+    async def body() -> None:
+        lim = memory_backend.make()
+        for _ in range(10):
+            r = await lim.reserve("k", 5, FREE)
+            assert isinstance(r, Admitted)
+            await lim.settle("k", r.reservation_id)
+            await memory_backend.sleep(60)
+        before = await lim.peek("k", FREE)
+        assert remaining(before) == {"minute": 5, "day": 0}
+        r = await lim.reserve("k", 1, FREE)
+        assert isinstance(r, Refused) and r.window == "day"
+        assert r.retry_after_s == 86400 - 600  # the very first 5 must age out
+        assert await lim.peek("k", FREE) == before
+
+    memory_backend.run(body)
+
+
+def test_release_settle_semantics(backend: Backend) -> None:
+    async def body() -> None:
+        lim = backend.make()
+        a = await lim.reserve("k", 3, FREE)
+        assert isinstance(a, Admitted) and remaining(a.windows) == {"minute": 2, "day": 47}
+        await lim.release("k", a.reservation_id)
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 5, "day": 50}
+        await lim.release("k", a.reservation_id)  # double release: harmless, no extra capacity
+        await lim.settle("k", a.reservation_id)  # settle after release: nothing to settle
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 5, "day": 50}
+
+        b = await lim.reserve("k", 4, FREE)
+        assert isinstance(b, Admitted)
+        await lim.settle("k", b.reservation_id)
+        await lim.release("k", b.reservation_id)  # after settle: does nothing
+        await lim.settle("k", b.reservation_id)
+        await lim.release("k", "no-such-reservation")
+        await lim.release("other-subject", b.reservation_id)
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 1, "day": 46}
+
+    backend.run(body)
+
+
+def test_n_above_limit_is_refused_safely(backend: Backend) -> None:
+    async def body() -> None:
+        lim = backend.make()
+        r = await lim.reserve("k", 6, FREE)
+        assert isinstance(r, Refused) and r.window == "minute" and r.retry_after_s == 60
+        assert remaining(r.windows) == {"minute": 5, "day": 50}
+        assert isinstance(await lim.reserve("k", 2, FREE), Admitted)
+        r = await lim.reserve("k", 51, FREE)
+        assert isinstance(r, Refused) and r.window == "day" and r.retry_after_s == 86400
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 3, "day": 48}
+        with pytest.raises(ValueError):
+            await lim.reserve("k", 0, FREE)
+        with pytest.raises(ValueError):
+            await lim.reserve("k", 1, [FREE[0], FREE[0]])
+
+    backend.run(body)
+
+
+def test_leased_reservations_expire(backend: Backend) -> None:
+    """Pending reservations are released after the lease; settled ones stay counted."""
+    lease = 30.0 if backend.kind == "memory" else 0.4
+
+    async def body() -> None:
+        lim = backend.make(lease_s=lease)
+        a = await lim.reserve("k", 3, FREE)
+        b = await lim.reserve("k", 2, FREE)
+        assert isinstance(a, Admitted) and isinstance(b, Admitted)
+        await lim.settle("k", b.reservation_id)
+        await backend.sleep(lease + 0.15)
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 3, "day": 48}
+        await lim.settle("k", a.reservation_id)  # too late: it was released
+        await lim.release("k", a.reservation_id)
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 3, "day": 48}
+
+    backend.run(body)
+
+
+def test_retry_after_is_exact_with_fake_clock(memory_backend: Backend) -> None:
+    """3 at t0, 2 at t0+10 against 5/min: the oldest entries that must go decide, for this n."""
+    limits = [WindowLimit("minute", 5, 60)]
+    clock = memory_backend.clock
+
+    async def body() -> None:
+        lim = memory_backend.make()
+        assert isinstance(await lim.reserve("k", 3, limits), Admitted)
+        clock.advance(10)
+        assert isinstance(await lim.reserve("k", 2, limits), Admitted)
+        clock.advance(10)
+        expected = {1: 40, 2: 40, 3: 40, 4: 50, 5: 50, 6: 60}
+        for n, want in expected.items():
+            r = await lim.reserve("k", n, limits)
+            assert isinstance(r, Refused) and r.retry_after_s == want, (n, r)
+        assert (await lim.peek("k", limits))[0].reset_s == 50
+        clock.advance(0.5)  # fractions round up
+        r = await lim.reserve("k", 1, limits)
+        assert isinstance(r, Refused) and r.retry_after_s == 40
+        clock.advance(39.5)  # t0+60: the first 3 have left the window exactly now
+        assert isinstance(await lim.reserve("k", 3, limits), Admitted)
+        r = await lim.reserve("k", 1, limits)
+        assert isinstance(r, Refused) and r.retry_after_s == 10
+
+    memory_backend.run(body)
+
+
+def test_retry_after_matches_redis_time(redis_backend: Backend) -> None:
+    """Redis decides with its own TIME: retry-after equals entry time + window − TIME, rounded up."""
+    limits = [WindowLimit("minute", 5, 3)]
+    client = redis_backend.sync_redis()
+
+    async def body() -> None:
+        lim = redis_backend.make()
+        first = await lim.reserve("k", 3, limits)
+        await asyncio.sleep(1.2)
+        second = await lim.reserve("k", 2, limits)
+        assert isinstance(first, Admitted) and isinstance(second, Admitted)
+        assert isinstance(lim, RedisLimiter)
+        scores = {m.split(":")[0]: s / 1e6 for m, s in client.zrange(lim.keys("k")[0], 0, -1, withscores=True)}
+        before = redis_backend.redis_now()
+        refusals = {n: await lim.reserve("k", n, limits) for n in (1, 3, 4, 5)}
+        after = redis_backend.redis_now()
+        for n, r in refusals.items():
+            t = scores[(first if n <= 3 else second).reservation_id]
+            assert isinstance(r, Refused)
+            assert math.ceil(t + 3 - after) <= r.retry_after_s <= math.ceil(t + 3 - before)
+        assert refusals[3].retry_after_s < refusals[4].retry_after_s
+
+    redis_backend.run(body)
+
+
+def test_replicas_share_state_and_keys_expire(redis_backend: Backend) -> None:
+    client = redis_backend.sync_redis()
+
+    async def body() -> None:
+        a, b = redis_backend.make(), redis_backend.make()
+        assert isinstance(a, RedisLimiter)
+        r = await a.reserve("key-1", 4, FREE)
+        assert isinstance(r, Admitted)
+        assert remaining(await b.peek("key-1", FREE)) == {"minute": 1, "day": 46}
+        await b.release("key-1", r.reservation_id)
+        assert remaining(await a.peek("key-1", FREE)) == {"minute": 5, "day": 50}
+        keys = a.keys("key-1")
+        assert all("{key-1}" in k for k in keys)  # one hash tag: one Cluster slot
+        assert 86_400_000 < client.pttl(keys[1]) <= 86_401_000
+        short = [WindowLimit("minute", 5, 2)]
+        await a.reserve("key-2", 1, short)
+        assert all(0 < client.pttl(k) <= 600_000 + 1000 for k in a.keys("key-2"))
+
+    redis_backend.run(body)
+
+
+def test_memory_sweep_drops_idle_subjects(memory_backend: Backend) -> None:
+    async def body() -> None:
+        lim = memory_backend.make(lease_s=600)
+        assert isinstance(lim, InProcessLimiter)
+        for i in range(100):
+            await lim.reserve(f"s{i}", 1, FREE)
+        memory_backend.clock.advance(86400)
+        await lim.peek("fresh", FREE)
+        assert list(lim._subjects) == ["fresh"]
+
+    memory_backend.run(body)
+
+
+def test_make_limiter_picks_backend() -> None:
+    async def body() -> None:
+        mem = make_limiter(None, "x:")
+        red = make_limiter("redis://127.0.0.1:1/0", "x:")  # no I/O until used
+        assert isinstance(mem, InProcessLimiter) and isinstance(red, RedisLimiter)
+        await mem.close()
+        await red.close()
+
+    asyncio.run(body())
+
+
+def test_window_added_later_starts_from_remembered_entries(backend: Backend) -> None:
+    """A subject that gains a day limit (tier change) counts what it still remembers in it."""
+
+    async def body() -> None:
+        lim = backend.make()
+        assert isinstance(await lim.reserve("k", 2, FREE[:1]), Admitted)
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 3, "day": 48}
+        unlimited = await lim.reserve("k", 1, [])
+        assert isinstance(unlimited, Admitted) and unlimited.windows == ()
+        assert remaining(await lim.peek("k", FREE)) == {"minute": 2, "day": 47}
+
+    backend.run(body)
