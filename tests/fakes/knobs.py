@@ -1,0 +1,71 @@
+"""Knobs that tests turn between requests, and the log of generations the fakes "billed".
+
+One ``Knobs`` instance and one ``ChargeLog`` are handed to an app factory; the app reads the knobs on
+every request, so a test can change them at any time (a fake run by ``FakeServer`` reads them from its
+own thread; plain attribute writes are atomic enough for that).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Knobs:
+    # Delay before every request to the fake is answered (API calls, polls and image downloads).
+    latency_s: float = 0
+    # The next N generation requests get 429 with Retry-After (Google: RetryInfo in the body instead).
+    rate_limit_next: int = 0
+    retry_after_s: float = 1
+    # The next N generation requests get a 5xx and nothing is charged (the upstream did no work).
+    fail_before_charge_next: int = 0
+    # The next N generation requests are charged, then answered with a 5xx: the dangerous case where
+    # a blind retry pays twice.
+    fail_after_charge_next: int = 0
+    # The prompt is refused up front, in the provider's own form (never charged).
+    moderate_input: bool = False
+    # Indexes of output images the provider filters, in the provider's own form. For providers that
+    # make one image per call (Stability, BFL) the index is the 0-based ordinal of the charged
+    # generation calls this app has seen, so a fan-out of 4 calls with {1} filters exactly one of them
+    # (which one is arbitrary when the calls run concurrently).
+    moderate_output_indexes: set[int] = field(default_factory=set)
+    # The next N generation responses are 200 with a truncated body. They are charged: the upstream
+    # did the work and the body was cut off in transit.
+    malformed_body_next: int = 0
+    # Image download URLs served by the fake answer 302 to this location (e.g. a private address).
+    redirect_image_to: str | None = None
+    # Image download URLs stream bytes forever (until the client hangs up).
+    endless_image_body: bool = False
+    expected_api_key: str = "test-key"
+    # BFL: number of polls answered "Pending" before a task reaches its terminal status.
+    polls_before_ready: int = 1
+    # BFL: the next N accepted tasks end with status "Error" (charged at submit, like the real API).
+    task_error_next: int = 0
+    # Lifetime of signed image URLs; None = the provider's real lifetime (OpenAI 60 min, BFL 10 min).
+    image_url_ttl_s: float | None = None
+
+    def take(self, counter: str) -> bool:
+        """Consume one unit of a ``*_next`` counter; True if it was armed."""
+        left = getattr(self, counter)
+        if left > 0:
+            setattr(self, counter, left - 1)
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class Charge:
+    provider: str
+    model: str
+    n: int  # images billed by this one upstream call
+    request_id: str
+
+
+class ChargeLog(list[Charge]):
+    """Every generation a fake billed, in order; tests count real spend from it."""
+
+    def add(self, provider: str, model: str, n: int, request_id: str) -> None:
+        self.append(Charge(provider, model, n, request_id))
+
+    def images(self, provider: str | None = None) -> int:
+        """Total images billed (optionally for one provider)."""
+        return sum(c.n for c in self if provider is None or c.provider == provider)

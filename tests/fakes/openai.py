@@ -1,0 +1,142 @@
+"""Fake OpenAI Images API: ``POST /v1/images/generations`` for the DALL·E and GPT-image wires.
+
+DALL·E (dall-e-2/3): ``url`` or ``b64_json``, ``revised_prompt`` on dall-e-3, fixed size lists.
+GPT-image (gpt-image-1/-1-mini/-1.5/-2): always ``b64_json``, ``usage``, low/medium/high quality,
+``output_format``; gpt-image-2 takes free-form ``WxH`` (multiples of 16). Errors use OpenAI's
+``{"error": {message, type, param, code}}`` envelope and every response carries ``x-request-id``.
+URL-mode images are served by this app at ``/files/<id>.png`` with a signed, expiring query.
+"""
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import base
+from .images import MIME, make_image
+from .knobs import ChargeLog, Knobs
+from .openai_rules import ApiError, moderation_error, validate
+
+PROVIDER = "openai"
+# Output tokens per 1024x1024 image by quality (gpt-image-1 table); other sizes scale by area.
+_TOKENS_1MP = {"low": 272, "medium": 1056, "high": 4160}
+
+
+def _usage(job: dict[str, Any]) -> dict[str, Any]:
+    per_image = round(_TOKENS_1MP[job["quality"]] * job["w"] * job["h"] / (1024 * 1024))
+    text = max(1, len(job["prompt"]) // 4)
+    out = per_image * job["n"]
+    return {"total_tokens": text + out, "input_tokens": text, "output_tokens": out,
+            "input_tokens_details": {"text_tokens": text, "image_tokens": 0}}
+
+
+def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
+    @web.middleware
+    async def envelope(request: web.Request, handler: base.Handler) -> web.StreamResponse:
+        # x-request-id on every response, errors included: the SDK surfaces it and so must adapters.
+        rid = request[base.REQUEST_ID] = "req_" + base.new_hex()
+        started = time.monotonic()
+        try:
+            resp = await handler(request)
+        except ApiError as err:
+            resp = base.json_response(err.body, err.status, err.headers)
+        except web.HTTPNotFound:
+            err = ApiError(404, f"Invalid URL ({request.method} {request.path})")
+            resp = base.json_response(err.body, 404)
+        except web.HTTPMethodNotAllowed:
+            resp = base.json_response(ApiError(405, f"Invalid method for URL ({request.method} "
+                                               f"{request.path})").body, 405)
+        resp.headers["x-request-id"] = rid
+        resp.headers["openai-version"] = "2020-10-01"
+        resp.headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
+        return resp
+
+    app = base.new_app(knobs, envelope)
+
+    async def generate(request: web.Request) -> web.Response:
+        rid = request[base.REQUEST_ID]
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:].strip():
+            raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an "
+                           "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), "
+                           "or as the password field (with blank username) if you're accessing the API "
+                           "from your browser and are prompted for a username and password. You can "
+                           "obtain an API key from https://platform.openai.com/account/api-keys.")
+        key = auth[7:].strip()
+        if key != knobs.expected_api_key:
+            masked = key[:3] + "*" * 4 + key[-4:] if len(key) > 8 else "***"
+            raise ApiError(401, f"Incorrect API key provided: {masked}. You can find your API key at "
+                           "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+        try:
+            body = await request.json(loads=orjson.loads)
+        except ValueError:
+            raise ApiError(400, "We could not parse the JSON body of your request. (HINT: This likely "
+                           "means you aren't using your HTTP library correctly. The OpenAI API expects "
+                           "a JSON payload, but what was sent was not valid JSON. If you have trouble "
+                           "figuring out how to fix this, please contact us through our help center at "
+                           "help.openai.com.)") from None
+        base.record(request, body)
+        if knobs.take("rate_limit_next"):
+            retry = knobs.retry_after_s
+            raise ApiError(429, "Rate limit reached for images per minute in organization org-fake. "
+                           "Limit: 5/1min. Current: 6/1min. Please visit "
+                           "https://platform.openai.com/account/rate-limits to learn more.",
+                           type_="requests", code="rate_limit_exceeded",
+                           headers={"retry-after": base.seconds_header(retry),
+                                    "retry-after-ms": str(int(retry * 1000))})
+        job = validate(body)
+        if knobs.moderate_input:
+            raise moderation_error(job, rid, "input")
+        if knobs.take("fail_before_charge_next"):
+            raise ApiError(503, "The engine is currently overloaded, please try again later.",
+                           type_="server_error")
+        if knobs.moderate_output_indexes & set(range(job["n"])):
+            # OpenAI never returns a partial set: one flagged output fails the whole request.
+            raise moderation_error(job, rid, "output")
+        charges.add(PROVIDER, job["model"], job["n"], rid)
+        if knobs.take("fail_after_charge_next"):
+            raise ApiError(500, "The server had an error while processing your request. Sorry about that!",
+                           type_="server_error")
+        payload = render(request, knobs, job)
+        if knobs.take("malformed_body_next"):
+            return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
+        return base.json_response(payload)
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        if not base.signed_path_ok(request, "se", "sig"):
+            return base.blob_denied()
+        found = request.app[base.FILES].get(request.match_info["key"])
+        if found is None:
+            return base.blob_denied()
+        return await base.serve_image(request, knobs, *found)
+
+    app.router.add_post("/v1/images/generations", generate)
+    app.router.add_get("/files/{key}.png", download)
+    return app
+
+
+def render(request: web.Request, knobs: Knobs, job: dict[str, Any]) -> dict[str, Any]:
+    """The 200 body: DALL·E ``data[].url|b64_json`` (+ revised_prompt), GPT-image b64 + usage."""
+    data = make_image(job["w"], job["h"], job["format"])
+    items: list[dict[str, Any]] = []
+    for _ in range(job["n"]):
+        if job["gpt"] or job["response_format"] == "b64_json":
+            item: dict[str, Any] = {"b64_json": base64.b64encode(data).decode()}
+        else:
+            files: base.FileStore = request.app[base.FILES]
+            key = files.put(data, MIME["png"])
+            path = f"/files/{key}.png"
+            exp = int(time.time() + base.ttl(knobs, 3600))  # DALL·E URLs live 60 minutes
+            item = {"url": f"{base.origin(request)}{path}?st={int(time.time())}&se={exp}&sp=r&sv=2021-08-06"
+                           f"&sr=b&sig={files.sign(path, exp)}"}
+        if job["model"] == "dall-e-3":
+            item["revised_prompt"] = f"A detailed, high-quality rendering of: {job['prompt']}"
+        items.append(item)
+    payload: dict[str, Any] = {"created": int(time.time()), "data": items}
+    if job["gpt"]:
+        payload.update(usage=_usage(job), background=job["background"], output_format=job["format"],
+                       size=f"{job['w']}x{job['h']}", quality=job["quality"])
+    return payload
