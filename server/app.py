@@ -22,6 +22,7 @@ from server.instance_secret import derive_keys, load_secret
 from server.interceptors import AuthInterceptor, RequestContextInterceptor
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
+from server.providers.registry import LiveProviders, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.routing import Router
 from server.service import ImageService
@@ -38,12 +39,14 @@ class RunningServer:
     port: int
     store: SqliteStore
     sweeper: asyncio.Task[None]
+    live: LiveProviders
 
     async def stop(self, grace: float | None) -> None:
         self.sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.sweeper
         await self.server.stop(grace)
+        await self.live.close()  # after the grace: in-flight generations still use the sessions
         await self.store.close()
 
 
@@ -56,7 +59,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         print(f"No API keys existed, so a test key was created (shown only now):\n{created}", flush=True)
     images = LocalImageStore(settings.data_dir / "images")
     signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
-    router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s))
+    # One aiohttp session per configured upstream, created here inside the running loop.
+    live = await start_live_providers(settings.providers)
+    router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers)
 
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -80,7 +85,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     sweeper = asyncio.create_task(_sweep_forever(images, settings))
-    return RunningServer(server=server, health=health_servicer, port=port, store=store, sweeper=sweeper)
+    return RunningServer(server=server, health=health_servicer, port=port, store=store, sweeper=sweeper, live=live)
 
 
 async def _sweep_forever(images: LocalImageStore, settings: ServerSettings) -> None:

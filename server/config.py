@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+from server.providers.settings import ProviderSettings
 
 MIB = 1024 * 1024
 
@@ -27,6 +29,8 @@ class ServerSettings:
     reflection: bool = True
     secret: str | None = None
     log_level: str = "INFO"
+    # Upstream keys, base URLs and download limits (server/providers/settings.py).
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -47,4 +51,5 @@ class ServerSettings:
             reflection=env.get("PERF_GRPC_REFLECTION", "1") not in ("0", "false", "no"),
             secret=env.get("PERF_SECRET") or None,
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
+            providers=ProviderSettings.from_env(env),
         )

@@ -1,10 +1,20 @@
-"""Chooses who generates a request: the sandbox for test keys, the model's upstream for live keys."""
+"""Chooses who generates a request and in which words: the sandbox for test keys, the model's
+upstream deployment (catalog data) for live keys."""
 from __future__ import annotations
 
-from server.catalog import Catalog, ModelSpec
+import time
+
+from server.catalog import Catalog, Deployment, ModelSpec
 from server.errors import ProviderUnavailable
-from server.providers.base import Provider
+from server.providers.base import GenerationJob, Provider
+from server.sizes import format_size, parse_size
 from server.store.records import ApiKey
+from server.validation import GenerationRequest
+
+# Of the caller's remaining time, this much is kept back to store and answer after the upstream
+# answers (or to report its timeout as ours, in our format).
+DEADLINE_MARGIN_S = 1.0
+DEADLINE_MARGIN_SHARE = 0.1
 
 
 class Router:
@@ -24,3 +34,27 @@ class Router:
                 "Test keys (pk_test_…) work without it.",
                 metadata={"provider": spec.id, "env": spec.env})
         return provider
+
+    def job_for(self, caller: ApiKey, request: GenerationRequest, time_remaining: float | None) -> GenerationJob:
+        """The job the chosen provider gets; `time_remaining` is the caller's (gRPC) deadline in seconds."""
+        if caller.is_test:
+            return GenerationJob(prompt=request.prompt, model=request.model.id, upstream_model=request.model.id,
+                                 n=request.n, width=request.width, height=request.height, quality=request.quality,
+                                 style=request.style)
+        return live_job(request, time_remaining)
+
+
+def live_job(request: GenerationRequest, time_remaining: float | None) -> GenerationJob:
+    """The request in its upstream deployment's vocabulary (catalog data, see models.toml)."""
+    deployment = request.model.deployment or Deployment(upstream_model=request.model.id)
+    upstream_size = parse_size(deployment.size.get(format_size(request.width, request.height), ""))
+    deadline = None
+    if time_remaining is not None:
+        margin = min(DEADLINE_MARGIN_S, time_remaining * DEADLINE_MARGIN_SHARE)
+        deadline = time.monotonic() + max(0.0, time_remaining - margin)
+    return GenerationJob(
+        prompt=request.prompt, model=request.model.id, upstream_model=deployment.upstream_model, n=request.n,
+        width=request.width, height=request.height,
+        quality=deployment.quality.get(request.quality, ""),
+        style=deployment.style.get(request.style) if request.style else None,
+        extras=dict(deployment.params), upstream_size=upstream_size, deadline=deadline)

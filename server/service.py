@@ -14,7 +14,7 @@ from server.errors import NotFound, UpstreamError
 from server.images.signing import UrlSigner
 from server.images.storage import IMAGE_ID, LocalImageStore
 from server.images.mime import MIME_BY_EXTENSION
-from server.providers.base import GeneratedImage, GenerationJob
+from server.providers.base import GeneratedImage
 from server.request_context import REQUEST_ID, current_caller
 from server.routing import Router
 from server.validation import validate
@@ -35,8 +35,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
         caller = current_caller()
         valid = validate(request, self._catalog)
         provider = self._router.provider_for(caller, valid.model)
-        job = GenerationJob(prompt=valid.prompt, model=valid.model.id, upstream_model=valid.model.id, n=valid.n,
-                            width=valid.width, height=valid.height, quality=valid.quality, style=valid.style)
+        job = self._router.job_for(caller, valid, context.time_remaining())
         result = await provider.generate(job)
         if not result.images:
             raise UpstreamError("the provider returned no images")

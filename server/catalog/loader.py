@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from server.catalog.model import ANY_SIZE, Catalog, CustomSizes, ModelSpec, ProviderSpec
+from server.catalog.model import ANY_SIZE, Catalog, CustomSizes, Deployment, ModelSpec, ProviderSpec
 from server.sizes import parse_size
 
 DEFAULT_PATH = Path(__file__).with_name("models.toml")
@@ -20,9 +20,12 @@ def load_catalog(path: Path | None = None) -> Catalog:
     with open(path or DEFAULT_PATH, "rb") as fh:
         raw = tomllib.load(fh)
     providers = {pid: _provider(pid, spec) for pid, spec in raw.get("providers", {}).items()}
-    models = {mid: _model(mid, spec, providers) for mid, spec in raw.get("models", {}).items()}
+    deployments = raw.get("deployments", {})
+    models = {mid: _model(mid, spec, providers, deployments.get(mid)) for mid, spec in raw.get("models", {}).items()}
     if not models:
         raise CatalogError("catalog defines no models")
+    for mid in set(deployments) - set(models):
+        raise CatalogError(f"deployment {mid}: no such model")
     catalog = Catalog(models=models, providers=providers)
     if catalog.default_model not in models:
         raise CatalogError(f"default model {catalog.default_model!r} is not in the catalog")
@@ -36,7 +39,7 @@ def _provider(pid: str, spec: dict[str, Any]) -> ProviderSpec:
         raise CatalogError(f"provider {pid}: missing {missing}") from None
 
 
-def _model(mid: str, spec: dict[str, Any], providers: dict[str, ProviderSpec]) -> ModelSpec:
+def _model(mid: str, spec: dict[str, Any], providers: dict[str, ProviderSpec], deployment: Any) -> ModelSpec:
     where = f"model {mid}"
     try:
         provider = str(spec["provider"])
@@ -65,7 +68,49 @@ def _model(mid: str, spec: dict[str, Any], providers: dict[str, ProviderSpec]) -
         if custom is not None and (ANY_SIZE, quality) not in prices:
             raise CatalogError(f"{where}: custom sizes need an 'any' price for {quality}")
     return ModelSpec(id=mid, provider=provider, created=created, max_n=max_n, sizes=sizes,
-                     qualities=qualities, styles=styles, prices=prices, custom_sizes=custom)
+                     qualities=qualities, styles=styles, prices=prices, custom_sizes=custom,
+                     deployment=_deployment(mid, deployment, sizes, qualities, styles))
+
+
+def _deployment(mid: str, raw: Any, sizes: tuple[str, ...], qualities: tuple[str, ...],
+                styles: tuple[str, ...]) -> Deployment:
+    """The upstream deployment; without a table, the public id is served under its own name, untranslated."""
+    if raw is None:
+        return Deployment(upstream_model=mid)
+    where = f"deployment {mid}"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be a table")
+    unknown = set(raw) - {"upstream_model", "quality", "style", "size", "params"}
+    if unknown:
+        raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
+    upstream_model = raw.get("upstream_model")
+    if not isinstance(upstream_model, str) or not upstream_model.strip():
+        raise CatalogError(f"{where}: upstream_model must be a non-empty string")
+    quality = _translation(where, "quality", raw.get("quality"), qualities, exhaustive=True)
+    style = _translation(where, "style", raw.get("style"), styles, exhaustive=True)
+    size = _translation(where, "size", raw.get("size"), sizes, exhaustive=False)
+    for public, upstream in size.items():
+        if parse_size(upstream) is None:
+            raise CatalogError(f"{where}: size {public} maps to {upstream!r}, which is not WxH")
+    params = raw.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, (str, int, float, bool)) for v in params.values()):
+        raise CatalogError(f"{where}: params must be a table of strings, numbers or booleans")
+    return Deployment(upstream_model=upstream_model, quality=quality, style=style, size=size, params=dict(params))
+
+
+def _translation(where: str, name: str, raw: Any, public: tuple[str, ...], exhaustive: bool) -> dict[str, str]:
+    # A partial quality or style map would silently send the upstream's default for the rest.
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v for v in raw.values()):
+        raise CatalogError(f"{where}: {name} must map public values to non-empty strings")
+    extra = set(raw) - set(public)
+    if extra:
+        raise CatalogError(f"{where}: {name} maps {sorted(extra)}, which the model does not offer")
+    missing = set(public) - set(raw)
+    if exhaustive and missing:
+        raise CatalogError(f"{where}: {name} has no translation for {sorted(missing)}")
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def _prices(where: str, rows: Any) -> dict[tuple[str, str], int]:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Union
 
 ANY_SIZE = "any"
+Param = Union[str, int, float, bool]
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,22 @@ class ProviderSpec:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """Where a public model is really generated, and how its parameters are said there.
+
+    Maps are public value -> upstream value. A quality or style without a map is not sent (the
+    upstream's default applies); a size without a map is requested as delivered. When a mapped
+    size differs, the image is resized locally to the public size.
+    """
+
+    upstream_model: str
+    quality: dict[str, str] = field(default_factory=dict, hash=False)
+    style: dict[str, str] = field(default_factory=dict, hash=False)
+    size: dict[str, str] = field(default_factory=dict, hash=False)
+    params: dict[str, Param] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     provider: str
@@ -34,6 +52,7 @@ class ModelSpec:
     # (size or "any", quality) -> micro-dollars per image
     prices: dict[tuple[str, str], int] = field(hash=False)
     custom_sizes: CustomSizes | None = None
+    deployment: Deployment | None = None  # the loader always sets one
 
     @property
     def default_quality(self) -> str:

@@ -5,7 +5,10 @@ Adapters import nothing from generated code; the service converts proto to these
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Union
+
+# A fixed upstream parameter from the catalog's deployment table (TOML scalars).
+Param = Union[str, int, float, bool]
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,13 @@ class GenerationJob:
     quality: str
     style: str | None
     seed: int | None = None
-    extras: dict[str, str] = field(default_factory=dict, hash=False)
+    # Fixed upstream parameters from the deployment (e.g. output_format, safety_tolerance).
+    extras: dict[str, Param] = field(default_factory=dict, hash=False)
+    # The size to ask the upstream for when it cannot make width x height itself; the images are
+    # then conformed locally to width x height, so the delivered size is always the promised one.
+    upstream_size: tuple[int, int] | None = None
+    # time.monotonic() by which the adapter must have answered (None: the adapter's own default).
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)

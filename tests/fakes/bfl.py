@@ -194,7 +194,8 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             outcome = "Ready"
         tasks[task_id] = Task(job, outcome, max(0, knobs.polls_before_ready))
         mp = round(job["w"] * job["h"] / 1_000_000, 2)
-        payload = {"id": task_id, "polling_url": f"{base.origin(request)}/v1/get_result?id={task_id}",
+        poll_origin = knobs.polling_url_origin or base.origin(request)
+        payload = {"id": task_id, "polling_url": f"{poll_origin}/v1/get_result?id={task_id}",
                    "cost": spec.credits, "input_mp": 0.0, "output_mp": mp}
         if knobs.take("malformed_body_next"):
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")

@@ -1,0 +1,118 @@
+"""Black Forest Labs FLUX (`POST {BFL_BASE_URL}/v1/{model}`, then poll `polling_url`): one image per task.
+
+A task is charged when it is accepted, so the submit is never repeated; polls and the download
+are GETs and are retried freely. The returned `polling_url` receives our `x-key`, so it must pass
+the fetcher's URL rules against BFL's API hosts before we call it (a spoofed one would leak the
+key); the `sample` URL is fetched without credentials. Moderation arrives on the poll: `Request
+Moderated` (input) or `Content Moderated` (output).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from server.errors import PerfError, ProviderUnavailable, UpstreamError
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.providers.fanout import gather_images
+from server.providers.fetch import Allowlist, Fetcher, Refused
+from server.providers.images import conform
+from server.providers.upstream import Deadline, Reply, Upstream, log_call
+
+NAME = "Black Forest Labs"
+API_HOSTS = ("api.bfl.ai", "*.bfl.ai", "api.bfl.ml")
+DELIVERY_HOSTS = ("*.bfl.ai",)  # delivery-eu1.bfl.ai, delivery.<region>.bfl.ai
+MODERATED = {"Request Moderated", "Content Moderated"}
+FAILED = {"Error", "Failed", "Task not found"}
+# Anything else ("Pending", and in-progress names some clients report) means: poll again.
+
+
+class BFLProvider:
+    name = "bfl"
+
+    def __init__(self, upstream: Upstream, fetcher: Fetcher, *, api_key: str, base_url: str,
+                 poll_interval_s: float, default_deadline_s: float) -> None:
+        self._upstream = upstream
+        self._fetcher = fetcher
+        self._base = base_url.rstrip("/")
+        self._key = {"x-key": api_key}
+        self._api = Allowlist.of(API_HOSTS, base_url)
+        self._delivery = Allowlist.of(DELIVERY_HOSTS, base_url)
+        self._poll_interval_s = poll_interval_s
+        self._default_deadline_s = default_deadline_s
+
+    async def generate(self, job: GenerationJob) -> GenerationResult:
+        deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        costs: list[float] = []
+        images, filtered = await gather_images(job.n, lambda i: self._task(job, deadline, costs), NAME)
+        conformed = [await conform(image, job.width, job.height) for image in images]
+        return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt, model_used=job.upstream_model,
+                                filtered=filtered,
+                                # BFL reports credits per task; 1 credit = $0.01.
+                                upstream_cost_micros=round(sum(costs) * 10_000) if costs else None)
+
+    async def _task(self, job: GenerationJob, deadline: Deadline, costs: list[float]) -> GeneratedImage | None:
+        # The slot covers the whole task: BFL's limit counts active tasks, not requests.
+        async with self._upstream.slot():
+            reply = await self._upstream.submit(f"{self._base}/v1/{job.upstream_model}", deadline=deadline,
+                                                headers={**self._key, "Content-Type": "application/json"},
+                                                body=orjson.dumps(request_body(job)))
+            accepted = reply.json(NAME) if reply.status == 200 else None
+            task_id = str(accepted.get("id")) if accepted else None
+            log_call(self.name, "submit", reply.status, task_id)
+            if accepted is None:
+                raise error_for(reply)
+            if isinstance(accepted.get("cost"), (int, float)):
+                costs.append(float(accepted["cost"]))
+            polling_url = accepted.get("polling_url") or f"{self._base}/v1/get_result?id={task_id}"
+            try:
+                self._fetcher.check(str(polling_url), self._api)
+            except Refused as exc:
+                raise UpstreamError(f"{NAME} returned a polling URL the gateway will not call") from exc
+            result = await self._poll(str(polling_url), task_id, deadline)
+        if result is None:
+            return None
+        sample = result.get("sample")
+        if not isinstance(sample, str):
+            raise UpstreamError(f"{NAME} reported a result without an image")
+        return await self._fetcher.image(sample, self._delivery, deadline)
+
+    async def _poll(self, url: str, task_id: str | None, deadline: Deadline) -> dict[str, Any] | None:
+        """The task's `result` when Ready, None when moderated; raises on failure or deadline."""
+        while True:
+            await deadline.sleep(self._poll_interval_s, f"{NAME} task")
+            reply = await self._upstream.get(url, deadline=deadline, headers=self._key)
+            if reply.status != 200:
+                log_call(self.name, "poll", reply.status, task_id)
+                raise error_for(reply)
+            answer = reply.json(NAME)
+            status = answer.get("status")
+            if status == "Ready":
+                log_call(self.name, "poll", status, task_id)
+                result = answer.get("result")
+                return result if isinstance(result, dict) else {}
+            if status in MODERATED:
+                log_call(self.name, "poll", status, task_id)
+                return None
+            if status in FAILED:
+                log_call(self.name, "poll", status, task_id)
+                raise UpstreamError(f"{NAME} task ended with status {status!r}")
+
+
+def request_body(job: GenerationJob) -> dict[str, Any]:
+    width, height = job.upstream_size or (job.width, job.height)
+    body: dict[str, Any] = {"prompt": job.prompt, "width": width, "height": height, "output_format": "png"}
+    if job.seed is not None:
+        body["seed"] = job.seed
+    body.update(job.extras)
+    return body
+
+
+def error_for(reply: Reply) -> PerfError:
+    """BFL's status → our error type (FastAPI `{"detail": ...}` bodies carry no stable code)."""
+    if reply.status in (401, 402, 403):
+        return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
+                                   "the operator must check BFL_API_KEY")
+    if reply.status in (404, 429):
+        return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
+    return UpstreamError(f"{NAME} failed with status {reply.status}")

@@ -1,0 +1,150 @@
+"""Google Imagen `:predict`, on the Gemini API (`x-goog-api-key`) or Vertex AI (OAuth bearer token).
+
+Synchronous, n images per call (`sampleCount`), size as `aspectRatio`, images as base64 in
+`predictions`. Output filtering happens inside a 200: filtered images are simply missing (we ask
+for `includeRaiReason`, which adds a reason entry), and everything filtered may be `{}`; Google
+does not charge filtered images and neither do we. A refused prompt is a 400 INVALID_ARGUMENT
+whose only distinguishing mark is its "Support codes" (or older "Error Code") number.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Protocol
+
+import orjson
+
+from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.providers.images import BadImage, conform, decode_b64, inspect_image
+from server.providers.upstream import Deadline, Reply, Upstream, default_retry_delay, log_call
+
+NAME = "Google"
+RATIOS = {"1:1": 1.0, "3:4": 3 / 4, "4:3": 4 / 3, "9:16": 9 / 16, "16:9": 16 / 9}
+# Google's RAI refusals carry no structured code; this number is the one stable mark they have.
+_RAI_REFUSAL = re.compile(r"(Support codes|Error Code): \d+")
+_RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+class Surface(Protocol):
+    env: str
+
+    def url(self, model: str) -> str: ...
+
+    def headers(self) -> dict[str, str]: ...
+
+
+class GeminiSurface:
+    env = "GEMINI_API_KEY"
+
+    def __init__(self, api_key: str, base_url: str) -> None:
+        self._base = base_url.rstrip("/")
+        self._headers = {"x-goog-api-key": api_key, "Content-Type": "application/json"}
+
+    def url(self, model: str) -> str:
+        return f"{self._base}/v1beta/models/{model}:predict"
+
+    def headers(self) -> dict[str, str]:
+        return self._headers
+
+
+class VertexSurface:
+    env = "VERTEX_ACCESS_TOKEN"
+
+    def __init__(self, project: str, location: str, base_url: str | None, token: str | None,
+                 token_file: str | None) -> None:
+        base = (base_url or f"https://{location}-aiplatform.googleapis.com").rstrip("/")
+        self._prefix = f"{base}/v1/projects/{project}/locations/{location}/publishers/google/models/"
+        self._token, self._token_file = token, token_file
+        self._cached: tuple[float, str] | None = None
+
+    def url(self, model: str) -> str:
+        return f"{self._prefix}{model}:predict"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._current_token()}", "Content-Type": "application/json"}
+
+    def _current_token(self) -> str:
+        if self._token_file is None:
+            return self._token or ""
+        # Access tokens live an hour and are refreshed by whoever writes the file: re-read on change.
+        mtime = os.stat(self._token_file).st_mtime
+        if self._cached is None or self._cached[0] != mtime:
+            with open(self._token_file, encoding="utf-8") as fh:
+                self._cached = (mtime, fh.read().strip())
+        return self._cached[1]
+
+
+class GoogleProvider:
+    name = "google"
+
+    def __init__(self, upstream: Upstream, surface: Surface, *, max_pixels: int, default_deadline_s: float) -> None:
+        self._upstream = upstream
+        self._surface = surface
+        self._max_pixels = max_pixels
+        self._default_deadline_s = default_deadline_s
+
+    async def generate(self, job: GenerationJob) -> GenerationResult:
+        deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        async with self._upstream.slot():
+            reply = await self._upstream.submit(self._surface.url(job.upstream_model), deadline=deadline,
+                                                headers=self._surface.headers(),
+                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay)
+        log_call(self.name, "predict", reply.status, reply.headers.get("x-request-id"))
+        if reply.status != 200:
+            raise error_for(reply, self._surface.env)
+        predictions = reply.json(NAME).get("predictions") or []
+        if not isinstance(predictions, list):
+            raise UpstreamError(f"{NAME} returned a malformed response")
+        encoded = [p for p in predictions if isinstance(p, dict) and isinstance(p.get("bytesBase64Encoded"), str)]
+        if not encoded:
+            raise ContentPolicyViolation(f"{NAME}'s safety filters withheld every image generated for this prompt")
+        images = [self._image(p["bytesBase64Encoded"]) for p in encoded[: job.n]]
+        conformed = [await conform(image, job.width, job.height) for image in images]
+        revised = encoded[0].get("prompt")  # present when the upstream rewrote the prompt
+        return GenerationResult(images=tuple(conformed), model_used=job.upstream_model,
+                                revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,
+                                filtered=max(0, job.n - len(images)))
+
+    def _image(self, encoded: str) -> GeneratedImage:
+        try:
+            return inspect_image(decode_b64(encoded), self._max_pixels)
+        except BadImage as exc:
+            raise UpstreamError(f"{NAME} returned an unusable image") from exc
+
+
+def request_body(job: GenerationJob) -> dict[str, Any]:
+    width, height = job.upstream_size or (job.width, job.height)
+    ratio = min(RATIOS, key=lambda r: abs(RATIOS[r] - width / height))
+    parameters: dict[str, Any] = {"sampleCount": job.n, "aspectRatio": ratio, "includeRaiReason": True,
+                                  "outputOptions": {"mimeType": "image/png"}}
+    parameters.update(job.extras)
+    return {"instances": [{"prompt": job.prompt}], "parameters": parameters}
+
+
+def _details(reply: Reply) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    error = reply.error_json().get("error")
+    error = error if isinstance(error, dict) else {}
+    details = error.get("details")
+    return error, [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def _retry_delay(reply: Reply) -> float | None:
+    for detail in _details(reply)[1]:  # google.rpc.RetryInfo, Google's Retry-After
+        match = _RETRY_DELAY.match(str(detail.get("retryDelay", "")))
+        if match:
+            return float(match.group(1))
+    return default_retry_delay(reply)
+
+
+def error_for(reply: Reply, env: str) -> PerfError:
+    """Google's status + canonical code (+ ErrorInfo reason) → our error type."""
+    error, details = _details(reply)
+    reasons = {d.get("reason") for d in details}
+    if reply.status == 400 and _RAI_REFUSAL.search(str(error.get("message", ""))):
+        return ContentPolicyViolation(f"{NAME}'s safety filters rejected this prompt")
+    if reply.status in (401, 403) or "API_KEY_INVALID" in reasons:
+        return ProviderUnavailable(f"{NAME} refused the gateway's credentials; the operator must check {env}")
+    if reply.status in (404, 429):
+        return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
+    return UpstreamError(f"{NAME} failed with status {reply.status} ({error.get('status', 'no status')})")

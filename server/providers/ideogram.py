@@ -1,0 +1,111 @@
+"""Ideogram (`Api-Key` auth): legacy `POST /generate` (JSON, V_1/V_2/V_2A models) and 3.0
+`POST /v1/ideogram-v3/generate` (multipart, upstream model `V_3`), both synchronous, n per call.
+
+Size is an aspect ratio, spelled `ASPECT_16_9` on the legacy endpoint and `16x9` on 3.0. Results
+are short-lived URLs, fetched at once through the guarded fetcher. Input moderation is 422 (not
+charged); output moderation is an item with `is_image_safe: false` and no URL (charged upstream,
+withheld and never billed by us).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import aiohttp
+import orjson
+
+from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.providers.fanout import gather_images
+from server.providers.fetch import Allowlist, Fetcher
+from server.providers.images import conform
+from server.providers.upstream import Deadline, Reply, Upstream, log_call
+
+NAME = "Ideogram"
+DOWNLOAD_HOSTS = ("ideogram.ai", "*.ideogram.ai")  # https://ideogram.ai/api/images/ephemeral/...
+LEGACY_RATIOS = ((1, 1), (16, 9), (9, 16), (4, 3), (3, 4), (3, 2), (2, 3), (16, 10), (10, 16), (3, 1), (1, 3))
+V3_RATIOS = (*LEGACY_RATIOS, (1, 2), (2, 1), (4, 5), (5, 4))
+
+
+def nearest_ratio(width: int, height: int, ratios: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    wanted = math.log(width / height)
+    return min(ratios, key=lambda r: abs(math.log(r[0] / r[1]) - wanted))
+
+
+class IdeogramProvider:
+    name = "ideogram"
+
+    def __init__(self, upstream: Upstream, fetcher: Fetcher, *, api_key: str, base_url: str,
+                 default_deadline_s: float) -> None:
+        self._upstream = upstream
+        self._fetcher = fetcher
+        self._base = base_url.rstrip("/")
+        self._key = {"Api-Key": api_key}
+        self._downloads = Allowlist.of(DOWNLOAD_HOSTS, base_url)
+        self._default_deadline_s = default_deadline_s
+
+    async def generate(self, job: GenerationJob) -> GenerationResult:
+        deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        v3 = job.upstream_model.upper().startswith("V_3")
+        async with self._upstream.slot():
+            if v3:
+                reply = await self._upstream.submit(f"{self._base}/v1/ideogram-v3/generate", deadline=deadline,
+                                                    headers=self._key, body=lambda: v3_form(job))
+            else:
+                reply = await self._upstream.submit(f"{self._base}/generate", deadline=deadline,
+                                                    headers={**self._key, "Content-Type": "application/json"},
+                                                    body=orjson.dumps(legacy_body(job)))
+        log_call(self.name, "generate", reply.status, reply.headers.get("request-id"))
+        if reply.status != 200:
+            raise error_for(reply)
+        items = reply.json(NAME).get("data")
+        if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+            raise UpstreamError(f"{NAME} returned a response without images")
+
+        async def one(index: int) -> GeneratedImage | None:
+            item = items[index]
+            if item.get("is_image_safe") is False or not isinstance(item.get("url"), str) or not item["url"]:
+                return None
+            return await self._fetcher.image(item["url"], self._downloads, deadline)
+
+        images, filtered = await gather_images(len(items), one, NAME)
+        conformed = [await conform(image, job.width, job.height) for image in images]
+        revised = items[0].get("prompt")
+        return GenerationResult(images=tuple(conformed), model_used=job.upstream_model, filtered=filtered,
+                                revised_prompt=revised if isinstance(revised, str) and revised else job.prompt)
+
+
+def legacy_body(job: GenerationJob) -> dict[str, Any]:
+    width, height = job.upstream_size or (job.width, job.height)
+    w, h = nearest_ratio(width, height, LEGACY_RATIOS)
+    request: dict[str, Any] = {"prompt": job.prompt, "model": job.upstream_model,
+                               "aspect_ratio": f"ASPECT_{w}_{h}", "num_images": job.n}
+    if job.seed is not None:
+        request["seed"] = job.seed
+    request.update(job.extras)
+    return {"image_request": request}
+
+
+def v3_form(job: GenerationJob) -> aiohttp.FormData:
+    width, height = job.upstream_size or (job.width, job.height)
+    w, h = nearest_ratio(width, height, V3_RATIOS)
+    fields: dict[str, object] = {"prompt": job.prompt, "aspect_ratio": f"{w}x{h}", "num_images": job.n}
+    if job.seed is not None:
+        fields["seed"] = job.seed
+    fields.update(job.extras)  # e.g. rendering_speed, magic_prompt, style_type
+    data = aiohttp.FormData(default_to_multipart=True)
+    for key, value in fields.items():
+        data.add_field(key, str(value))
+    return data
+
+
+def error_for(reply: Reply) -> PerfError:
+    """Ideogram's status → our error type (its error bodies are a bare `{"error": text}`)."""
+    if reply.status == 422:  # the documented safety-check refusal (GenerateImageSafetyError)
+        return ContentPolicyViolation(f"{NAME}'s safety check rejected this prompt")
+    if reply.status in (401, 402, 403):
+        return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
+                                   "the operator must check IDEOGRAM_API_KEY")
+    if reply.status in (404, 429):
+        return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
+    return UpstreamError(f"{NAME} failed with status {reply.status}")

@@ -1,0 +1,110 @@
+"""OpenAI Images (`POST {OPENAI_BASE_URL}/images/generations`): one call for all n images.
+
+Two wires, chosen by the upstream model: DALL·E (`dall-e-2`/`dall-e-3`: quality, style,
+response_format url|b64_json) and GPT-image (everything else: always base64, quality
+low|medium|high, output_format). The catalog's deployment says which model and which words;
+this module only speaks the wire. OpenAI never returns a partial set: one flagged output fails the
+whole request with 400 `content_policy_violation` (DALL·E) or `moderation_blocked` (GPT-image).
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.providers.fetch import Allowlist, Fetcher
+from server.providers.images import BadImage, conform, decode_b64, inspect_image
+from server.providers.upstream import Deadline, Reply, Upstream, default_retry_delay, log_call
+
+NAME = "OpenAI"
+# Where DALL·E `url` results live (Azure blob storage with a SAS signature).
+DOWNLOAD_HOSTS = ("oaidalleapiprodscus.blob.core.windows.net",)
+_MODERATION_CODES = {"content_policy_violation", "moderation_blocked"}
+_ACCOUNT_CODES = {"insufficient_quota", "billing_hard_limit_reached", "invalid_api_key"}
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, upstream: Upstream, fetcher: Fetcher, *, api_key: str, base_url: str,
+                 max_pixels: int, default_deadline_s: float) -> None:
+        self._upstream = upstream
+        self._fetcher = fetcher
+        self._url = base_url.rstrip("/") + "/images/generations"
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._downloads = Allowlist.of(DOWNLOAD_HOSTS, base_url)
+        self._max_pixels = max_pixels
+        self._default_deadline_s = default_deadline_s
+
+    async def generate(self, job: GenerationJob) -> GenerationResult:
+        deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        async with self._upstream.slot():
+            reply = await self._upstream.submit(self._url, deadline=deadline, headers=self._headers,
+                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay)
+        upstream_id = reply.headers.get("x-request-id")
+        log_call(self.name, "generate", reply.status, upstream_id)
+        if reply.status != 200:
+            raise error_for(reply)
+        data = reply.json(NAME).get("data")
+        if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
+            raise UpstreamError(f"{NAME} returned a response without images")
+        images = await asyncio.gather(*(self._image(item, deadline) for item in data))
+        conformed = await asyncio.gather(*(conform(i, job.width, job.height) for i in images))
+        revised = data[0].get("revised_prompt")
+        return GenerationResult(images=tuple(conformed), model_used=job.upstream_model,
+                                revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,
+                                upstream_request_id=upstream_id)
+
+    async def _image(self, item: dict[str, Any], deadline: Deadline) -> GeneratedImage:
+        if isinstance(item.get("b64_json"), str):
+            try:
+                return inspect_image(decode_b64(item["b64_json"]), self._max_pixels)
+            except BadImage as exc:
+                raise UpstreamError(f"{NAME} returned an unusable image") from exc
+        if isinstance(item.get("url"), str):
+            return await self._fetcher.image(item["url"], self._downloads, deadline)
+        raise UpstreamError(f"{NAME} returned an image with neither b64_json nor url")
+
+
+def request_body(job: GenerationJob) -> dict[str, Any]:
+    width, height = job.upstream_size or (job.width, job.height)
+    body: dict[str, Any] = {"model": job.upstream_model, "prompt": job.prompt, "n": job.n,
+                            "size": f"{width}x{height}"}
+    if job.quality:
+        body["quality"] = job.quality
+    if job.upstream_model.startswith("dall-e"):
+        # Inline bytes: one round trip, nothing to download. An operator may set url in params.
+        body["response_format"] = "b64_json"
+        if job.style:
+            body["style"] = job.style
+    body.update(job.extras)
+    return body
+
+
+def _retry_delay(reply: Reply) -> float | None:
+    error = reply.error_json().get("error") or {}
+    # An exhausted quota is a 429 too, but waiting will not refill it; x-should-retry is OpenAI's override.
+    if error.get("code") == "insufficient_quota" or reply.headers.get("x-should-retry") == "false":
+        return None
+    return default_retry_delay(reply)
+
+
+def error_for(reply: Reply) -> PerfError:
+    """OpenAI's status + error.code → our error type."""
+    error = reply.error_json().get("error") or {}
+    code = error.get("code")
+    if code in _MODERATION_CODES:
+        return ContentPolicyViolation(f"{NAME}'s safety system rejected this request")
+    if reply.status in (401, 403) or code in _ACCOUNT_CODES:
+        # Our key or account, never the caller's: not an authentication_error.
+        return ProviderUnavailable(f"{NAME} refused the gateway's account ({code or reply.status}); "
+                                   "the operator must check OPENAI_API_KEY")
+    if reply.status == 429:
+        return ProviderUnavailable(f"{NAME} is rate limiting this gateway; retry later")
+    if reply.status == 404:
+        return ProviderUnavailable(f"{NAME} does not serve the configured model; the operator must "
+                                   "repoint it in the catalog")
+    return UpstreamError(f"{NAME} failed with status {reply.status}" + (f" ({code})" if code else ""))

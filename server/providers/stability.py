@@ -1,0 +1,90 @@
+"""Stability AI SD3/SD3.5 (`POST {STABILITY_BASE_URL}/v2beta/stable-image/generate/sd3`): one image per call.
+
+Multipart is mandatory even without a file; `Accept: image/*` returns the raw image with a
+`finish-reason` header, so no base64 passes through us. Size is an aspect ratio (~1 MP out).
+Input moderation is 403 `content_moderation` (not charged); output moderation is a 200 whose
+finish reason is `CONTENT_FILTERED` (charged upstream, withheld and never billed by us).
+"""
+from __future__ import annotations
+
+import math
+
+import aiohttp
+
+from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.providers.fanout import gather_images
+from server.providers.images import BadImage, conform, inspect_image
+from server.providers.upstream import Deadline, Reply, Upstream, log_call
+
+NAME = "Stability AI"
+PATH = "/v2beta/stable-image/generate/sd3"
+# Pixel size SD3 delivers per aspect ratio (providers.md 2.2).
+ASPECTS = {
+    "1:1": (1024, 1024), "5:4": (1088, 896), "3:2": (1216, 832), "16:9": (1344, 768), "21:9": (1536, 640),
+    "4:5": (896, 1088), "2:3": (832, 1216), "9:16": (768, 1344), "9:21": (640, 1536),
+}
+
+
+def aspect_ratio(width: int, height: int) -> str:
+    wanted = math.log(width / height)
+    return min(ASPECTS, key=lambda a: abs(math.log(ASPECTS[a][0] / ASPECTS[a][1]) - wanted))
+
+
+class StabilityProvider:
+    name = "stability"
+
+    def __init__(self, upstream: Upstream, *, api_key: str, base_url: str, max_pixels: int,
+                 default_deadline_s: float) -> None:
+        self._upstream = upstream
+        self._url = base_url.rstrip("/") + PATH
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "image/*"}
+        self._max_pixels = max_pixels
+        self._default_deadline_s = default_deadline_s
+
+    async def generate(self, job: GenerationJob) -> GenerationResult:
+        deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        images, filtered = await gather_images(job.n, lambda i: self._one(job, deadline), NAME)
+        conformed = [await conform(image, job.width, job.height) for image in images]
+        return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt,
+                                model_used=job.upstream_model, filtered=filtered)
+
+    async def _one(self, job: GenerationJob, deadline: Deadline) -> GeneratedImage | None:
+        async with self._upstream.slot():
+            reply = await self._upstream.submit(self._url, deadline=deadline, headers=self._headers,
+                                                body=lambda: form(job))
+        log_call(self.name, "generate", reply.status, reply.headers.get("x-request-id"))
+        if reply.status != 200:
+            raise error_for(reply)
+        if reply.headers.get("finish-reason") == "CONTENT_FILTERED":
+            return None
+        try:
+            return inspect_image(reply.body, self._max_pixels)
+        except BadImage as exc:
+            raise UpstreamError(f"{NAME} returned an unusable image") from exc
+
+
+def form(job: GenerationJob) -> aiohttp.FormData:
+    width, height = job.upstream_size or (job.width, job.height)
+    fields: dict[str, object] = {"prompt": job.prompt, "model": job.upstream_model,
+                                 "aspect_ratio": aspect_ratio(width, height), "output_format": "png"}
+    if job.seed is not None:
+        fields["seed"] = job.seed
+    fields.update(job.extras)
+    data = aiohttp.FormData(default_to_multipart=True)
+    for key, value in fields.items():
+        data.add_field(key, str(value).lower() if isinstance(value, bool) else str(value))
+    return data
+
+
+def error_for(reply: Reply) -> PerfError:
+    """Stability's status + `name` → our error type."""
+    name = reply.error_json().get("name")
+    if reply.status == 403 and name == "content_moderation":
+        return ContentPolicyViolation(f"{NAME}'s content moderation rejected this prompt")
+    if reply.status in (401, 402, 403):
+        return ProviderUnavailable(f"{NAME} refused the gateway's account ({name or reply.status}); "
+                                   "the operator must check STABILITY_API_KEY")
+    if reply.status in (404, 429):
+        return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
+    return UpstreamError(f"{NAME} failed with status {reply.status}" + (f" ({name})" if name else ""))

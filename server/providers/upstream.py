@@ -1,0 +1,198 @@
+"""HTTP calls to one upstream under the rule that we never pay twice for one image.
+
+    submit (a POST that may start a billable generation)
+      retried  the connection was never established (DNS, refused, TLS, connect timeout): nothing
+               was sent; a 429 whose delay fits the deadline: refused before any work was done
+      never    anything once the request may have been received: 5xx, reset, broken body
+    get (polls and downloads change nothing upstream)
+      retried  any transport failure, 429 and 5xx, until the deadline
+
+    deadline passed → Timeout (504) · 429 beyond the deadline → ProviderUnavailable (503, retry_after)
+    after-send failure → UpstreamError (502)
+
+Everything else (status → error) is the adapter's own mapping, since only it knows its upstream.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Mapping
+
+import aiohttp
+import orjson
+
+from server.errors import ProviderUnavailable, Timeout, UpstreamError
+from server.request_context import REQUEST_ID
+
+log = logging.getLogger("perf.upstream")
+
+CONNECT_RETRIES = 2
+RATE_LIMIT_RETRIES = 3
+GET_ATTEMPTS = 4
+DEFAULT_429_DELAY_S = 1.0
+
+
+def log_call(upstream: str, what: str, status: int | str, upstream_id: str | None) -> None:
+    """One line per upstream call, joining the upstream's request/task id to ours."""
+    log.info("upstream=%s call=%s status=%s upstream_id=%s request_id=%s", upstream, what, status,
+             upstream_id or "-", REQUEST_ID.get() or "-")
+
+
+class Deadline:
+    """A point on the monotonic clock by which an adapter must have answered."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    @classmethod
+    def of(cls, at: float | None, default_s: float) -> Deadline:
+        return cls(at if at is not None else time.monotonic() + default_s)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    async def sleep(self, seconds: float, what: str) -> None:
+        """Sleep, or raise Timeout at once when the deadline would pass first."""
+        if seconds >= self.remaining():
+            raise Timeout(f"{what} did not finish before the deadline")
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
+    body: bytes
+
+    def json(self, upstream: str) -> dict[str, Any]:
+        """The body as a JSON object; a broken body after a 200 means the generation happened and was lost."""
+        try:
+            parsed = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise UpstreamError(f"{upstream} returned a malformed response")
+        return parsed
+
+    def error_json(self) -> dict[str, Any]:
+        """Best-effort parse of an error body: {} when it is not a JSON object."""
+        try:
+            parsed = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from retry-after-ms (OpenAI's precise form) or Retry-After (seconds or HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(raw_ms) / 1000)
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(raw) if raw else None
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def default_retry_delay(reply: Reply) -> float | None:
+    """A 429's delay: the upstream's own, else a short default. None would mean 'do not retry'."""
+    delay = retry_after(reply.headers)
+    return DEFAULT_429_DELAY_S if delay is None else delay
+
+
+class _NotSent(Exception):
+    """The connection failed before any byte of the request could reach the upstream."""
+
+
+class Upstream:
+    """One upstream's session, display name and concurrency cap."""
+
+    def __init__(self, name: str, session: aiohttp.ClientSession, max_concurrency: int,
+                 read_timeout_s: float = 10.0) -> None:
+        self.name = name
+        self.session = session
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._read_timeout_s = read_timeout_s
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of this upstream's in-flight slots (one generation, including its polls)."""
+        async with self._slots:
+            yield
+
+    async def submit(self, url: str, *, deadline: Deadline, headers: Mapping[str, str],
+                     body: bytes | Callable[[], aiohttp.FormData],
+                     retry_delay: Callable[[Reply], float | None] = default_retry_delay) -> Reply:
+        """POST a generation; returns the reply for any status the adapter must map itself."""
+        attempt = 0
+        while True:
+            try:
+                # A FormData can be sent once only, hence the factory for multipart bodies.
+                data = body if isinstance(body, bytes) else body()
+                reply = await self._once("POST", url, deadline, headers=headers, data=data)
+            except _NotSent as exc:
+                if attempt >= CONNECT_RETRIES:
+                    raise UpstreamError(f"{self.name} could not be reached") from exc
+                # Full jitter keeps a fleet of replicas from reconnecting in lockstep.
+                await deadline.sleep(random.uniform(0.1, 0.4) * 2**attempt, f"{self.name} request")
+                attempt += 1
+                continue
+            delay = retry_delay(reply) if reply.status == 429 else None
+            if delay is None:
+                return reply
+            if attempt >= RATE_LIMIT_RETRIES or delay >= deadline.remaining():
+                raise ProviderUnavailable(f"{self.name} is rate limiting this gateway; retry later",
+                                          retry_after=max(1.0, delay))
+            log.info("upstream=%s 429, retrying in %.2fs", self.name, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def get(self, url: str, *, deadline: Deadline, headers: Mapping[str, str] | None = None) -> Reply:
+        """One GET that only fails after retries; the caller reads status (4xx are not retried)."""
+        delay = 0.2
+        for attempt in range(GET_ATTEMPTS):
+            try:
+                reply = await self._once("GET", url, deadline, headers=headers or {},
+                                         timeout=aiohttp.ClientTimeout(sock_read=self._read_timeout_s))
+            except (_NotSent, UpstreamError) as exc:
+                problem = str(exc) or type(exc).__name__
+            else:
+                if reply.status != 429 and reply.status < 500:
+                    return reply
+                problem = f"status {reply.status}"
+                delay = retry_after(reply.headers) or delay
+            if attempt + 1 < GET_ATTEMPTS:
+                await deadline.sleep(delay * random.uniform(0.75, 1.0), f"{self.name} poll")
+                delay = min(delay * 2, 5.0)
+        raise UpstreamError(f"{self.name} failed repeatedly ({problem})")
+
+    async def _once(self, method: str, url: str, deadline: Deadline, **kw: Any) -> Reply:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise Timeout(f"{self.name} did not answer before the deadline")
+        scope = asyncio.timeout(remaining)
+        try:
+            async with scope:
+                async with self.session.request(method, url, allow_redirects=False, **kw) as resp:
+                    return Reply(resp.status, resp.headers, await resp.read())
+        except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: a connect timeout sent nothing
+            raise _NotSent(str(exc)) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _NotSent(str(exc)) from exc
+        except TimeoutError:
+            if scope.expired():
+                raise Timeout(f"{self.name} did not answer before the deadline") from None
+            raise UpstreamError(f"{self.name} stopped sending its response") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            # Reset, disconnect or a broken body once the request may have arrived.
+            raise UpstreamError(f"{self.name} connection failed mid-request") from exc

@@ -1,0 +1,87 @@
+"""Live adapters wired to a fake upstream over a real loopback socket, built through the real registry.
+
+``async with live("openai", rate_limit_next=1) as (provider, c)`` serves the fake, builds the
+provider exactly as the server does (settings → registry → one session), and closes it after.
+``job("dall-e-3", size="1792x1024")`` is a GenerationJob made by the real validation and routing.
+"""
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any, AsyncIterator
+
+from perf.images.v1 import image_service_pb2 as pb
+from server.catalog import load_catalog
+from server.providers.base import GenerationJob, Provider
+from server.providers.registry import start_live_providers
+from server.providers.settings import ProviderSettings
+from server.routing import live_job
+from server.validation import validate
+from tests.fakes import bfl, google, ideogram, openai, stability
+from tests.fakes.testing import Ctx, fake
+
+CATALOG = load_catalog()
+FACTORIES = {"openai": openai.make_app, "stability": stability.make_app, "bfl": bfl.make_app,
+             "ideogram": ideogram.make_app, "google": google.make_app}
+
+
+def settings_for(kind: str, url: str, **overrides: Any) -> ProviderSettings:
+    host_port = url.split("://", 1)[1]
+    fields: dict[str, Any] = {"insecure_http_hosts": frozenset({host_port}), "bfl_poll_interval_s": 0.01,
+                              "default_deadline_s": 10.0}
+    if kind == "openai":
+        fields.update(openai_api_key="test-key", openai_base_url=url + "/v1")
+    elif kind == "stability":
+        fields.update(stability_api_key="test-key", stability_base_url=url)
+    elif kind == "bfl":
+        fields.update(bfl_api_key="test-key", bfl_base_url=url)
+    elif kind == "ideogram":
+        fields.update(ideogram_api_key="test-key", ideogram_base_url=url)
+    elif kind == "google":
+        fields.update(gemini_api_key="test-key", gemini_base_url=url)
+    elif kind == "vertex":
+        fields.update(vertex_project="proj", vertex_location="us-central1", vertex_access_token="test-key",
+                      vertex_base_url=url)
+    fields.update(overrides)
+    return ProviderSettings(**fields)
+
+
+@asynccontextmanager
+async def live(kind: str, settings: dict[str, Any] | None = None,
+               **knobs: Any) -> AsyncIterator[tuple[Provider, Ctx]]:
+    factory = FACTORIES["google" if kind == "vertex" else kind]
+    async with fake(factory, **knobs) as c:
+        providers = await start_live_providers(settings_for(kind, c.url, **(settings or {})))
+        try:
+            yield providers.providers["google" if kind == "vertex" else kind], c
+        finally:
+            await providers.close()
+
+
+def job(model: str, *, time_remaining: float | None = 10.0, **fields: Any) -> GenerationJob:
+    valid = validate(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"), model=model,
+                                              **fields), CATALOG)
+    return live_job(valid, time_remaining)
+
+
+def repointed(base: GenerationJob, **changes: Any) -> GenerationJob:
+    """The job as an operator's edited deployment would make it."""
+    return replace(base, **changes)
+
+
+async def settle() -> None:
+    """Let cancelled callbacks and closing transports run."""
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+
+
+def our_tasks() -> list[asyncio.Task[object]]:
+    """Tasks running code of the server package (the fake shares the loop and keeps its own)."""
+    tasks = []
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        code = getattr(coro, "cr_code", None)
+        if code is not None and "/server/" in code.co_filename and task is not asyncio.current_task():
+            tasks.append(task)
+    return tasks
