@@ -65,6 +65,11 @@ class FakeServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())
+            # Handlers still sleeping on a latency knob would otherwise die noisily with the loop.
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=serve, name="fake-upstream", daemon=True)
