@@ -31,6 +31,7 @@ check-proto: proto
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.live
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free

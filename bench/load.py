@@ -67,3 +67,35 @@ async def run_load(url: str, body_for: Callable[[int], bytes], headers: dict[str
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return LoadResult(requests=len(latencies), errors=errors, seconds=duration_s, latencies_ms=tuple(latencies))
+
+
+async def run_burst(url: str, body: bytes, headers: dict[str, str], count: int,
+                    timeout_s: float = 120.0) -> LoadResult:
+    """Open loop: `count` requests sent at once, each on its own connection; latency per request.
+
+    `errors` counts non-200 answers and transport failures alike; `seconds` is the whole burst.
+    """
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as session:
+
+        async def one() -> None:
+            nonlocal errors
+            sent = time.perf_counter()
+            try:
+                async with session.post(url, data=body) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                ok = False
+            if ok:
+                latencies.append((time.perf_counter() - sent) * 1000)
+            else:
+                errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(count)))
+        seconds = time.perf_counter() - start
+    return LoadResult(requests=len(latencies), errors=errors, seconds=seconds, latencies_ms=tuple(latencies))

@@ -6,6 +6,7 @@ tell images of different sizes apart.
 from __future__ import annotations
 
 import io
+import random
 from functools import lru_cache
 
 from PIL import Image
@@ -15,10 +16,18 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "
 
 
 @lru_cache(maxsize=64)
-def make_image(width: int, height: int, fmt: str = "png") -> bytes:
-    """Encoded image bytes of exactly ``width`` x ``height`` in ``fmt`` (png, jpeg, webp)."""
+def make_image(width: int, height: int, fmt: str = "png", detail: float = 0.0) -> bytes:
+    """Encoded image bytes of exactly ``width`` x ``height`` in ``fmt`` (png, jpeg, webp).
+
+    ``detail`` (0..1) fills that share of the rows with noise, which no encoder can shrink: a way
+    to make realistic payload sizes (0.36 gives a ~1.1 MB 1024x1024 PNG, ~1.5 MB as base64).
+    """
     colour = (width * 7 % 256, height * 13 % 256, (width + height) % 256)
     img = Image.new("RGB", (width, height), colour)
+    rows = int(height * min(1.0, max(0.0, detail)))
+    if rows:
+        noise = random.Random(width * 31 + height).randbytes(width * rows * 3)
+        img.paste(Image.frombytes("RGB", (width, rows), noise), (0, 0))
     buf = io.BytesIO()
     # Fast settings: fidelity of pixels is irrelevant, validity and size are what tests check.
     if fmt == "png":

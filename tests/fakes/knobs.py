@@ -42,6 +42,9 @@ class Knobs:
     task_error_next: int = 0
     # Lifetime of signed image URLs; None = the provider's real lifetime (OpenAI 60 min, BFL 10 min).
     image_url_ttl_s: float | None = None
+    # Share of each generated image's rows filled with noise (see images.make_image): 0 gives tiny
+    # flat images; benchmarks raise it for realistic payload sizes.
+    image_detail: float = 0.0
     # BFL: origin (scheme://host:port) put in returned polling_urls instead of this fake's own, to
     # stand in for a spoofed or compromised answer that points our x-key elsewhere.
     polling_url_origin: str | None = None
