@@ -10,6 +10,7 @@ import asyncio
 import binascii
 import io
 
+import pybase64
 from PIL import Image, ImageOps
 
 from server.images.mime import sniff_image_type
@@ -50,9 +51,14 @@ def _complete(data: bytes, mime: str) -> bool:
 
 
 def decode_b64(text: str) -> bytes:
-    """Base64 from a JSON body; binascii directly (b64decode's wrapper adds nothing we need)."""
+    """Base64 from a JSON body. pybase64's strict SIMD path decodes a 1.5 MB image in ~0.1 ms where
+    the stdlib takes ~3 ms (design.md 6); wrapped or padded oddities fall back to its lenient path."""
     try:
-        return binascii.a2b_base64(text)
+        return pybase64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return pybase64.b64decode(text)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise BadImage(f"bad base64: {exc}") from None
 
