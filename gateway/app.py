@@ -19,9 +19,9 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.config import GatewaySettings
-from gateway.errors import PublicError, from_rpc_error, public_error
+from gateway.errors import PublicError, forwarded_headers, from_rpc_error, public_error
 from gateway.translate import BadRequest, generation_request, generation_response, model_json, \
-    models_response, parse_json_object
+    models_response, parse_json_object, usage_request, usage_response
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 
@@ -59,6 +59,7 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
         response = error_response(public_error("invalid_request", exc.message, param=exc.param))
     except grpc.aio.AioRpcError as exc:
         response = error_response(from_rpc_error(exc, request_id))
+        response.headers.update(forwarded_headers(exc.trailing_metadata()))
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[SETTINGS].max_body_bytes
         response = error_response(public_error("invalid_request", f"The request body exceeds {limit} bytes.",
@@ -89,9 +90,10 @@ async def create_images(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = parse_json_object(await request.read())
     rpc_request = generation_request(body)
-    response = await request.app[STUB].GenerateImages(rpc_request, metadata=_metadata(request),
-                                                      timeout=settings.request_timeout_s)
-    return json_response(generation_response(response))
+    call = request.app[STUB].GenerateImages(rpc_request, metadata=_metadata(request),
+                                            timeout=settings.request_timeout_s)
+    response = await call
+    return json_response(generation_response(response), headers=forwarded_headers(await call.trailing_metadata()))
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -103,6 +105,11 @@ async def get_model(request: web.Request) -> web.Response:
     response = await request.app[STUB].GetModel(pb.GetModelRequest(model=request.match_info["model"]),
                                                 metadata=_metadata(request), timeout=10)
     return json_response(orjson.dumps(model_json(response)))
+
+
+async def get_usage(request: web.Request) -> web.Response:
+    response = await request.app[STUB].GetUsage(usage_request(request.query), metadata=_metadata(request), timeout=30)
+    return json_response(usage_response(response))
 
 
 async def get_image(request: web.Request) -> web.Response:
@@ -166,6 +173,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_post("/v1/images/generations", create_images)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
+    app.router.add_get("/v1/usage", get_usage)
     app.router.add_get("/v1/images/{image_id}/{expires}/{filename}", get_image)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

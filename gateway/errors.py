@@ -52,6 +52,15 @@ def public_error(type_: str, message: str, *, param: str | None = None, status: 
                        headers=headers or {})
 
 
+# Response metadata the server means for the HTTP client (rate-limit state), passed through by name.
+FORWARDED_PREFIXES = ("x-ratelimit-",)
+
+
+def forwarded_headers(metadata: grpc.aio.Metadata | tuple[tuple[str, str | bytes], ...] | None) -> dict[str, str]:
+    return {key: value for key, value in (metadata or ())
+            if isinstance(value, str) and key.startswith(FORWARDED_PREFIXES)}
+
+
 def from_rpc_error(error: grpc.aio.AioRpcError, request_id: str) -> PublicError:
     status = _rich_status(error)
     if status is not None:

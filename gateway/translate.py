@@ -6,7 +6,7 @@ Responses: built by hand so `created`/`latency_ms` stay JSON integers (proto3 JS
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 
@@ -99,3 +99,27 @@ def model_json(model: pb.Model) -> dict[str, Any]:
 
 def models_response(response: pb.ListModelsResponse) -> bytes:
     return orjson.dumps({"object": "list", "data": [model_json(m) for m in response.data]})
+
+
+def _totals_json(totals: pb.UsageTotals) -> dict[str, Any]:
+    return {"requests": totals.requests, "failed_requests": totals.failed_requests, "images": totals.images,
+            "cost_usd": totals.cost_usd, "billed_usd": totals.billed_usd}
+
+
+USAGE_PARAMS = frozenset(("start", "end"))
+
+
+def usage_request(query: Mapping[str, str]) -> pb.GetUsageRequest:
+    for name in query:
+        if name not in USAGE_PARAMS:
+            raise BadRequest(f"Unknown parameter: '{name}'.", param=name)
+    return pb.GetUsageRequest(start=query.get("start", ""), end=query.get("end", ""))
+
+
+def usage_response(usage: pb.Usage) -> bytes:
+    return orjson.dumps({
+        "object": usage.object, "key_id": usage.key_id, "mode": usage.mode, "start": usage.start, "end": usage.end,
+        "totals": _totals_json(usage.totals),
+        "days": [{"date": d.date, **_totals_json(d.totals)} for d in usage.days],
+        "models": [{"model": m.model, **_totals_json(m.totals)} for m in usage.models],
+    })

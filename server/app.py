@@ -14,7 +14,10 @@ from grpc_reflection.v1alpha import reflection
 
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+from server.accounting.holds import Accountant
+from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
+from server.limits import ImageLimiter, make_limiter
 from server.config import ServerSettings
 from server.images.signing import UrlSigner
 from server.images.storage import LocalImageStore
@@ -26,7 +29,7 @@ from server.providers.registry import LiveProviders, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.routing import Router
 from server.service import ImageService
-from server.store.sqlite import SqliteStore
+from server.store import Store, open_store
 
 log = logging.getLogger("perf.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
@@ -37,7 +40,8 @@ class RunningServer:
     server: grpc.aio.Server
     health: health.aio.HealthServicer
     port: int
-    store: SqliteStore
+    store: Store
+    limiter: ImageLimiter
     sweeper: asyncio.Task[None]
     live: LiveProviders
 
@@ -47,13 +51,16 @@ class RunningServer:
             await self.sweeper
         await self.server.stop(grace)
         await self.live.close()  # after the grace: in-flight generations still use the sessions
+        await self.limiter.close()
         await self.store.close()
 
 
 async def start_server(settings: ServerSettings) -> RunningServer:
     catalog = load_catalog()
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
-    store = SqliteStore(settings.data_dir / "perf.sqlite3")
+    store = await open_store(settings.database_url, settings.data_dir)
+    limiter = make_limiter(settings.redis_url, settings.redis_prefix)
+    accountant = Accountant(limiter, store, load_tiers())
     created = await ensure_first_test_key(store, keys.key_pepper)
     if created:
         print(f"No API keys existed, so a test key was created (shown only now):\n{created}", flush=True)
@@ -75,7 +82,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)
-    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, router, images, signer), server)
+    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, router, images, signer, accountant, store), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -85,7 +92,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     sweeper = asyncio.create_task(_sweep_forever(images, settings))
-    return RunningServer(server=server, health=health_servicer, port=port, store=store, sweeper=sweeper, live=live)
+    return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
+                         sweeper=sweeper, live=live)
 
 
 async def _sweep_forever(images: LocalImageStore, settings: ServerSettings) -> None:

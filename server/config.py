@@ -28,6 +28,11 @@ class ServerSettings:
     sandbox_latency_s: float = 0.0
     reflection: bool = True
     secret: str | None = None
+    # PostgreSQL for keys, ledger and spend (replicas); unset: the SQLite file in data_dir.
+    database_url: str | None = None
+    # Redis for the image limiter (replicas); unset: the in-process limiter (one server process only).
+    redis_url: str | None = None
+    redis_prefix: str = "perf:rl:"
     log_level: str = "INFO"
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
@@ -50,6 +55,9 @@ class ServerSettings:
             sandbox_latency_s=int(env.get("PERF_SANDBOX_LATENCY_MS", "0")) / 1000,
             reflection=env.get("PERF_GRPC_REFLECTION", "1") not in ("0", "false", "no"),
             secret=env.get("PERF_SECRET") or None,
+            database_url=env.get("PERF_DATABASE_URL") or None,
+            redis_url=env.get("PERF_REDIS_URL") or None,
+            redis_prefix=env.get("PERF_REDIS_PREFIX", cls.redis_prefix),
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
             providers=ProviderSettings.from_env(env),
         )

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 import grpc
 
 from contract.errors import ERROR_KINDS
+from server.accounting.headers import rate_limit_metadata
 from server.errors import InternalError, PerfError
 from server.keys.authenticator import Authenticator
 from server.request_context import CALLER, REQUEST_ID, accept_request_id
@@ -45,7 +46,7 @@ async def abort_with(context: grpc.aio.ServicerContext, error: PerfError) -> Non
     status = error.to_status()
     await context.abort(ERROR_KINDS[error.type].grpc_code, status.message,
                         trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),
-                                           ("x-request-id", REQUEST_ID.get())))
+                                           ("x-request-id", REQUEST_ID.get()), *rate_limit_metadata()))
 
 
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):
@@ -65,7 +66,9 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                 outcome = "OK"
                 try:
                     await context.send_initial_metadata((("x-request-id", request_id),))
-                    return await inner(request, context)
+                    response = await inner(request, context)
+                    context.set_trailing_metadata(rate_limit_metadata())
+                    return response
                 except PerfError as error:
                     outcome = error.type
                     await abort_with(context, error)

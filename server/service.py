@@ -3,50 +3,106 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import logging
 import time
 
 import grpc
 
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+from server.accounting.holds import WINDOW_STATES, Accountant
+from server.accounting.ledger import LedgerDraft
+from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
-from server.errors import NotFound, UpstreamError
+from server.errors import NotFound, PerfError, UpstreamError
 from server.images.signing import UrlSigner
 from server.images.storage import IMAGE_ID, LocalImageStore
 from server.images.mime import MIME_BY_EXTENSION
 from server.providers.base import GeneratedImage
 from server.request_context import REQUEST_ID, current_caller
 from server.routing import Router
+from server.store import Store
+from server.store.records import ApiKey
 from server.validation import validate
 
+log = logging.getLogger("perf.server")
 MICROS = 1_000_000
 
 
 class ImageService(pb_grpc.ImageServiceServicer):
-    def __init__(self, catalog: Catalog, router: Router, images: LocalImageStore, signer: UrlSigner) -> None:
+    def __init__(self, catalog: Catalog, router: Router, images: LocalImageStore, signer: UrlSigner,
+                 accountant: Accountant, store: Store) -> None:
         self._catalog = catalog
         self._router = router
         self._images = images
         self._signer = signer
+        self._accountant = accountant
+        self._store = store
 
     async def GenerateImages(self, request: pb.GenerateImagesRequest,
                              context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
         started = time.perf_counter()
         caller = current_caller()
+        draft = LedgerDraft.start(REQUEST_ID.get(), caller, request)
+        try:
+            return await self._generate(request, caller, draft, started, context.time_remaining())
+        except PerfError as error:
+            draft.failed(error.type)
+            raise
+        except asyncio.CancelledError:
+            draft.failed("cancelled")
+            raise
+        except Exception:
+            draft.failed("internal_error")
+            raise
+        finally:
+            # Written before the response leaves; shielded so a hang-up cannot lose the record.
+            latency_ms = int((time.perf_counter() - started) * 1000)
+            await asyncio.shield(self._store.record(draft.entry(latency_ms)))
+            if WINDOW_STATES.get() is None:
+                await self._headers_without_reservation(caller)
+
+    async def _generate(self, request: pb.GenerateImagesRequest, caller: ApiKey, draft: LedgerDraft,
+                        started: float, time_remaining: float | None) -> pb.GenerateImagesResponse:
         valid = validate(request, self._catalog)
+        draft.validated(valid)
         provider = self._router.provider_for(caller, valid.model)
-        job = self._router.job_for(caller, valid, context.time_remaining())
-        result = await provider.generate(job)
-        if not result.images:
-            raise UpstreamError("the provider returned no images")
-        data = await self._deliver(result.images, valid.response_format, result.revised_prompt)
-        cost_micros = valid.unit_price_micros * len(result.images)
+        hold = await self._accountant.reserve(caller, valid.n, valid.cost_micros)
+        try:
+            job = self._router.job_for(caller, valid, time_remaining)
+            result = await provider.generate(job)
+            if not result.images:
+                raise UpstreamError("the provider returned no images")
+            data = await self._deliver(result.images, valid.response_format, result.revised_prompt)
+            # Only delivered images are billed (an upstream may withhold some).
+            cost_micros = valid.unit_price_micros * len(result.images)
+            await hold.settle(cost_micros)
+        except BaseException:
+            await hold.release()
+            raise
+        draft.delivered(len(result.images), cost_micros, result.model_used)
         return pb.GenerateImagesResponse(
             created=int(time.time()),
             data=data,
             perf=pb.Perf(request_id=REQUEST_ID.get(), model_used=result.model_used, size=valid.size,
                          quality=valid.quality, cost_usd=cost_micros / MICROS,
                          latency_ms=int((time.perf_counter() - started) * 1000)))
+
+    async def _headers_without_reservation(self, caller: ApiKey) -> None:
+        try:
+            await self._accountant.peek(caller)
+        except Exception:  # headers are a courtesy; never turn a response into an error for them
+            log.warning("could not read rate-limit state for key=%s", caller.id, exc_info=True)
+
+    async def GetUsage(self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext) -> pb.Usage:
+        caller = current_caller()
+        start, end = date_range(request.start, request.end, dt.datetime.now(dt.timezone.utc).date())
+        summary = summarise(await self._store.usage(start, end, caller.id))
+        return pb.Usage(object="usage", key_id=caller.id, mode=caller.mode, start=start, end=end,
+                        totals=_totals(summary.totals),
+                        days=[pb.DailyUsage(date=d, totals=_totals(t)) for d, t in sorted(summary.days.items())],
+                        models=[pb.ModelUsage(model=m, totals=_totals(t)) for m, t in sorted(summary.models.items())])
 
     async def _deliver(self, images: tuple[GeneratedImage, ...], response_format: str,
                        revised_prompt: str) -> list[pb.Image]:
@@ -78,6 +134,11 @@ class ImageService(pb_grpc.ImageServiceServicer):
             raise NotFound("no such image")
         data, mime = found
         return pb.ImageContent(content_type=mime, data=data, expires=request.expires)
+
+
+def _totals(totals: Totals) -> pb.UsageTotals:
+    return pb.UsageTotals(requests=totals.requests, failed_requests=totals.failed_requests, images=totals.images,
+                          cost_usd=totals.cost_micros / MICROS, billed_usd=totals.billed_micros / MICROS)
 
 
 def _model(model: ModelSpec) -> pb.Model:

@@ -1,11 +1,13 @@
 """Shared fixtures: one running stack for the whole session, and a factory for specially configured ones."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
+from tests import services
 from tests.stack import Stack
 
 
@@ -20,7 +22,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def test_key(stack: Stack) -> str:
-    return stack.first_key
+    """A test-mode key whose rate limits the functional tests never reach."""
+    return stack.create_key("test")
 
 
 @pytest.fixture()
@@ -36,3 +39,22 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     yield make
     for running in started:
         running.stop()
+
+
+@pytest.fixture(params=["sqlite+memory", "postgres+redis"])
+def backends(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Server settings for each store/limiter pairing; the shared pair gets a fresh database and prefix."""
+    if request.param == "sqlite+memory":
+        yield {}
+        return
+    reason = services.database_skip_reason() or services.redis_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    url, name = services.create_database()
+    prefix = services.redis_prefix()
+    try:
+        yield {"PERF_DATABASE_URL": url, "PERF_REDIS_URL": os.environ["PERF_TEST_REDIS_URL"],
+               "PERF_REDIS_PREFIX": prefix}
+    finally:
+        services.delete_redis_prefix(prefix)
+        services.drop_database(name)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,24 +83,22 @@ class Stack:
     def start(self) -> Stack:
         self.server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=self.env,
                                        stdout=subprocess.PIPE, stderr=open(self.data_dir / "server.log", "wb"))
-        self._read_first_key()
+        self._stdout: list[str] = []
+        threading.Thread(target=self._collect_stdout, daemon=True).start()
         self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()
+        # The server prints a first key (only when the store had none) before it starts serving.
+        deadline = time.monotonic() + 2
+        while not self.first_key and time.monotonic() < deadline:
+            self.first_key = next((line for line in self._stdout if line.startswith("pk_test_")), "")
+            time.sleep(0.01)
         return self
 
-    def _read_first_key(self) -> None:
+    def _collect_stdout(self) -> None:
         assert self.server is not None and self.server.stdout is not None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            line = self.server.stdout.readline().decode()
-            if not line:
-                break
-            if line.startswith("pk_test_"):
-                self.first_key = line.strip()
-                return
-        if self.server.poll() is not None:
-            raise RuntimeError("server exited: " + (self.data_dir / "server.log").read_text())
+        for raw in self.server.stdout:
+            self._stdout.append(raw.decode().strip())
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 20
@@ -115,8 +114,10 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError("stack did not become ready")
 
-    def create_key(self, mode: str = "test", tier: str = "free") -> str:
-        done = subprocess.run([sys.executable, "-m", "server.keys", "create", "--mode", mode, "--tier", tier],
+    def create_key(self, mode: str = "test", *extra: str) -> str:
+        """A new key; by default an enterprise key with limits no functional test reaches."""
+        options = extra or ("--tier", "enterprise", "--minute-limit", "1000000", "--day-limit", "1000000")
+        done = subprocess.run([sys.executable, "-m", "server.keys", "create", "--mode", mode, *options],
                               cwd=ROOT, env=self.env, capture_output=True, check=True)
         return done.stdout.decode().strip().splitlines()[-1]
 

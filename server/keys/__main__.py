@@ -1,18 +1,21 @@
-"""Admin command for API keys: `python -m server.keys create|list|revoke`.
+"""Admin command for API keys: `python -m server.keys create|list|revoke|rotate`.
 
-`create` prints the new key alone on the last line of its output, so scripts can take `tail -n1`.
+`create` and `rotate` print the key alone on the last line of their output (`tail -n1` takes it);
+it is shown only then. Uses the server's settings (PERF_DATA_DIR or PERF_DATABASE_URL, PERF_SECRET).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from decimal import Decimal
 
 from server.config import ServerSettings
 from server.instance_secret import derive_keys, load_secret
-from server.keys.issue import TIERS, create_key, revoke_key
+from server.keys.issue import create_key, revoke_key, rotate_key
 from server.keys.tokens import MODES
-from server.store.sqlite import SqliteStore
+from server.store import Store, open_store
+from server.store.records import ApiKey
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,36 +23,65 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create", help="create a key and print it (shown only once)")
     create.add_argument("--mode", choices=MODES, default="test")
-    create.add_argument("--tier", choices=TIERS, default="free")
+    create.add_argument("--tier", choices=("free", "pro", "enterprise"), default="free")
     create.add_argument("--name", default="")
+    create.add_argument("--minute-limit", type=int, help="images per rolling minute (default: the tier's)")
+    create.add_argument("--day-limit", type=int, help="images per rolling 24 hours (default: the tier's)")
+    create.add_argument("--monthly-cap-usd", type=Decimal, help="refuse requests that would spend more this month")
     commands.add_parser("list", help="list keys (never their secrets)")
-    revoke = commands.add_parser("revoke", help="revoke a key by its id (key_…)")
-    revoke.add_argument("key_id")
+    for name, text in (("revoke", "revoke a key by its id (key_…); works on every replica at once"),
+                       ("rotate", "give a key a new secret; the old one stops working at once")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("key_id")
     args = parser.parse_args(argv)
-    return asyncio.run(_run(args))
+    try:
+        return asyncio.run(_run(args))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 async def _run(args: argparse.Namespace) -> int:
     settings = ServerSettings.from_env()
-    store = SqliteStore(settings.data_dir / "perf.sqlite3")
+    store = await open_store(settings.database_url, settings.data_dir)
     try:
-        if args.command == "create":
-            pepper = derive_keys(load_secret(settings.secret, settings.data_dir)).key_pepper
-            key, record = await create_key(store, pepper, mode=args.mode, tier=args.tier, name=args.name)
-            print(f"created {record.id} mode={record.mode} tier={record.tier} name={record.name!r}")
-            print(key)
-        elif args.command == "list":
-            for k in await store.list_keys():
-                state = "revoked" if k.revoked_at else "active"
-                print(f"{k.id}\t{k.mode}\t{k.tier}\t{state}\t{k.hint}\t{k.name}")
-        elif args.command == "revoke":
-            if not await revoke_key(store, args.key_id):
-                print(f"no active key with id {args.key_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.key_id}")
-        return 0
+        return await _command(args, store, settings)
     finally:
         await store.close()
+
+
+async def _command(args: argparse.Namespace, store: Store, settings: ServerSettings) -> int:
+    pepper = derive_keys(load_secret(settings.secret, settings.data_dir)).key_pepper
+    if args.command == "create":
+        cap = None if args.monthly_cap_usd is None else int(args.monthly_cap_usd * 1_000_000)
+        key, record = await create_key(store, pepper, mode=args.mode, tier=args.tier, name=args.name,
+                                       minute_limit=args.minute_limit, day_limit=args.day_limit,
+                                       monthly_cap_micros=cap)
+        print(f"created {_describe(record)}")
+        print(key)
+    elif args.command == "list":
+        for record in await store.list_keys():
+            print(_describe(record))
+    elif args.command == "revoke":
+        if not await revoke_key(store, args.key_id):
+            print(f"no active key with id {args.key_id}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.key_id}")
+    elif args.command == "rotate":
+        key = await rotate_key(store, pepper, args.key_id)
+        if key is None:
+            print(f"no active key with id {args.key_id}", file=sys.stderr)
+            return 1
+        print(f"rotated {args.key_id}; the old secret no longer works")
+        print(key)
+    return 0
+
+
+def _describe(key: ApiKey) -> str:
+    limits = f"minute={key.minute_limit or 'tier'} day={key.day_limit or 'tier'}"
+    cap = f"${key.monthly_cap_micros / 1e6:.2f}/month" if key.monthly_cap_micros is not None else "no cap"
+    state = "revoked" if key.revoked_at else "active"
+    return f"{key.id}\t{key.mode}\t{key.tier}\t{state}\t{key.hint}\t{limits}\t{cap}\t{key.name}"
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from server.keys.issue import create_key
-from server.store.sqlite import SqliteStore
+from server.store import Store
 
 
-async def ensure_first_test_key(store: SqliteStore, pepper: bytes) -> str | None:
+async def ensure_first_test_key(store: Store, pepper: bytes) -> str | None:
     """Create and return a pk_test_ key when the store holds no keys at all; else None."""
     if await store.count_keys():
         return None

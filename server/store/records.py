@@ -13,7 +13,47 @@ class ApiKey:
     hint: str
     created_at: int
     revoked_at: int | None
+    # None: the tier's numbers apply.
+    minute_limit: int | None = None
+    day_limit: int | None = None
+    monthly_cap_micros: int | None = None
 
     @property
     def is_test(self) -> bool:
         return self.mode == "test"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    request_id: str
+    key_id: str
+    mode: str
+    model: str
+    provider: str
+    upstream_model: str
+    n_requested: int
+    n_delivered: int
+    size: str
+    quality: str
+    cost_micros: int
+    billed_micros: int
+    latency_ms: int
+    status: str
+    error_type: str
+    end_user: str
+    created_at: int
+    day: str
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """Ledger totals for one (key, mode, day, model)."""
+    key_id: str
+    mode: str
+    day: str
+    model: str
+    requests: int
+    failed_requests: int
+    images: int
+    cost_micros: int
+    billed_micros: int

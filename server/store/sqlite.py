@@ -1,86 +1,113 @@
 """The embedded store: one SQLite file in WAL mode, schema from versioned migrations.
 
-Queries are single indexed lookups that take microseconds, so they run inline on the event loop
-rather than paying a thread hop each.
+Reads are single indexed lookups that take microseconds, so they run inline on the event loop.
+Writes commit with a full fsync (a lost ledger row is a bug), so they run on one writer thread:
+the loop never waits on the disk, and writes stay serialised as SQLite wants them.
 """
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
-from importlib import resources
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
-from server.store.records import ApiKey
+from server.store import queries as q
+from server.store.migrations import migrations, sql_statements
+from server.store.records import ApiKey, LedgerEntry, UsageRow
 
-_KEY_COLUMNS = "id, mode, tier, name, hint, created_at, revoked_at"
-
-
-def migrations() -> list[tuple[int, str]]:
-    """(version, sql) in order, from the files NNNN_name.sql beside this module."""
-    folder = resources.files("server.store") / "migrations"
-    found = [(int(f.name.split("_", 1)[0]), f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql")]
-    return sorted(found)
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements; sqlite3.complete_statement knows about comments and quotes."""
-    statements, buffer = [], ""
-    for line in sql.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer)
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer)
-    return statements
+T = TypeVar("T")
 
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._writer = self._connect(path)
         self._migrate()
+        self._reader = self._connect(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
 
     def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT)")
-        done = {row[0] for row in self._db.execute("SELECT version FROM schema_migrations")}
+        db = self._writer
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT)")
         for version, sql in migrations():
-            if version in done:
-                continue
             # BEGIN IMMEDIATE: two processes starting together must not both apply a migration.
-            self._db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                if self._db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
-                    self._db.execute("ROLLBACK")
+                if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                    db.execute("ROLLBACK")
                     continue
-                for statement in _statements(sql):
-                    self._db.execute(statement)
-                self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, int(time.time())))
-                self._db.execute("COMMIT")
+                for statement in sql_statements(sql):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, int(time.time())))
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
 
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, self._writer)
+
+    async def _execute(self, sql: str, args: tuple[Any, ...]) -> int:
+        return await self._write(lambda db: db.execute(sql, args).rowcount)
+
     async def find_key(self, digest: str) -> ApiKey | None:
-        row = self._db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE digest = ?", (digest,)).fetchone()
+        row = self._reader.execute(q.FIND_KEY, (digest,)).fetchone()
+        return ApiKey(*row) if row else None
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        row = self._reader.execute(q.GET_KEY, (key_id,)).fetchone()
         return ApiKey(*row) if row else None
 
     async def insert_key(self, key: ApiKey, digest: str) -> None:
-        self._db.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (key.id, key.mode, key.tier, key.name, key.hint, key.created_at, key.revoked_at, digest))
+        await self._execute(q.INSERT_KEY, (key.id, key.mode, key.tier, key.name, key.hint, key.created_at,
+                                           key.revoked_at, key.minute_limit, key.day_limit,
+                                           key.monthly_cap_micros, digest))
 
     async def revoke_key(self, key_id: str, now: int) -> bool:
-        cursor = self._db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                                  (now, key_id))
-        return cursor.rowcount == 1
+        return await self._execute(q.REVOKE_KEY, (now, key_id)) == 1
+
+    async def rotate_key(self, key_id: str, digest: str, hint: str) -> bool:
+        return await self._execute(q.ROTATE_KEY, (digest, hint, key_id)) == 1
 
     async def list_keys(self) -> list[ApiKey]:
-        return [ApiKey(*row) for row in self._db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id")]
+        return [ApiKey(*row) for row in self._reader.execute(q.LIST_KEYS)]
 
     async def count_keys(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM api_keys").fetchone()[0])
+        return int(self._reader.execute(q.COUNT_KEYS).fetchone()[0])
+
+    async def record(self, entry: LedgerEntry) -> None:
+        await self._execute(q.INSERT_LEDGER, tuple(entry.__dict__.values()))
+
+    async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
+        sql = q.USAGE.format(key_filter="AND key_id = ?" if key_id else "")
+        args = (start_day, end_day, key_id) if key_id else (start_day, end_day)
+        return [UsageRow(*row) for row in self._reader.execute(sql, args)]
+
+    async def reserve_spend(self, key_id: str, month: str, micros: int, cap_micros: int) -> bool:
+        def reserve(db: sqlite3.Connection) -> bool:
+            db.execute(q.ENSURE_SPEND_ROW, (key_id, month))
+            return db.execute(q.RESERVE_SPEND, (micros, key_id, month, micros, cap_micros)).rowcount == 1
+
+        return await self._write(reserve)
+
+    async def settle_spend(self, key_id: str, month: str, reserved_micros: int, spent_micros: int) -> None:
+        await self._execute(q.SETTLE_SPEND, (reserved_micros, spent_micros, key_id, month))
+
+    async def month_spend(self, key_id: str, month: str) -> tuple[int, int]:
+        row = self._reader.execute(q.MONTH_SPEND, (key_id, month)).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def close(self) -> None:
-        self._db.close()
+        self._executor.shutdown(wait=True)
+        self._reader.close()
+        self._writer.close()

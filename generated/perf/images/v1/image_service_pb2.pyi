@@ -143,3 +143,61 @@ class ImageContent(_message.Message):
     data: bytes
     expires: int
     def __init__(self, content_type: _Optional[str] = ..., data: _Optional[bytes] = ..., expires: _Optional[int] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    end: str
+    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
+
+class UsageTotals(_message.Message):
+    __slots__ = ("requests", "failed_requests", "images", "cost_usd", "billed_usd")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    BILLED_USD_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    failed_requests: int
+    images: int
+    cost_usd: float
+    billed_usd: float
+    def __init__(self, requests: _Optional[int] = ..., failed_requests: _Optional[int] = ..., images: _Optional[int] = ..., cost_usd: _Optional[float] = ..., billed_usd: _Optional[float] = ...) -> None: ...
+
+class DailyUsage(_message.Message):
+    __slots__ = ("date", "totals")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    totals: UsageTotals
+    def __init__(self, date: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ...) -> None: ...
+
+class ModelUsage(_message.Message):
+    __slots__ = ("model", "totals")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    totals: UsageTotals
+    def __init__(self, model: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ("object", "key_id", "mode", "start", "end", "totals", "days", "models")
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    object: str
+    key_id: str
+    mode: str
+    start: str
+    end: str
+    totals: UsageTotals
+    days: _containers.RepeatedCompositeFieldContainer[DailyUsage]
+    models: _containers.RepeatedCompositeFieldContainer[ModelUsage]
+    def __init__(self, object: _Optional[str] = ..., key_id: _Optional[str] = ..., mode: _Optional[str] = ..., start: _Optional[str] = ..., end: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ..., days: _Optional[_Iterable[_Union[DailyUsage, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelUsage, _Mapping]]] = ...) -> None: ...

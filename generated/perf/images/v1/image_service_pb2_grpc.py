@@ -54,6 +54,11 @@ class ImageServiceStub:
                 request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.SerializeToString,
                 response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageContent.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/perf.images.v1.ImageService/GetUsage',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Usage.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
@@ -87,6 +92,13 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """GET /v1/usage?start=YYYY-MM-DD&end=YYYY-MM-DD — the calling key's usage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +121,11 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.GetImageContent,
                     request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.FromString,
                     response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageContent.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetUsageRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Usage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +236,33 @@ class ImageService:
             '/perf.images.v1.ImageService/GetImageContent',
             perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.SerializeToString,
             perf_dot_images_dot_v1_dot_image__service__pb2.ImageContent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/GetUsage',
+            perf_dot_images_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.Usage.FromString,
             options,
             channel_credentials,
             insecure,

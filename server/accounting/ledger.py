@@ -1,0 +1,54 @@
+"""The ledger record of one generation request, filled in as the request progresses."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from perf.images.v1 import image_service_pb2 as pb
+from server.store.records import ApiKey, LedgerEntry
+from server.validation import GenerationRequest
+
+
+@dataclass
+class LedgerDraft:
+    request_id: str
+    key: ApiKey
+    model: str
+    n_requested: int
+    size: str
+    quality: str
+    end_user: str
+    provider: str = ""
+    upstream_model: str = ""
+    n_delivered: int = 0
+    cost_micros: int = 0
+    status: str = "ok"
+    error_type: str = ""
+
+    @classmethod
+    def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest) -> LedgerDraft:
+        # Raw values until validation succeeds: a refused request is recorded as it was asked.
+        return cls(request_id=request_id, key=key, model=request.model[:64], n_requested=request.n,
+                   size=request.size[:32], quality=request.quality[:32], end_user=request.user[:256])
+
+    def validated(self, valid: GenerationRequest) -> None:
+        self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
+        self.provider = valid.model.provider
+
+    def delivered(self, images: int, cost_micros: int, upstream_model: str) -> None:
+        self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
+
+    def failed(self, error_type: str) -> None:
+        self.status, self.error_type = "error", error_type
+        self.n_delivered = self.cost_micros = 0
+
+    def entry(self, latency_ms: int, now: float | None = None) -> LedgerEntry:
+        now = time.time() if now is None else now
+        return LedgerEntry(
+            request_id=self.request_id, key_id=self.key.id, mode=self.key.mode, model=self.model,
+            provider=self.provider, upstream_model=self.upstream_model, n_requested=self.n_requested,
+            n_delivered=self.n_delivered, size=self.size, quality=self.quality, cost_micros=self.cost_micros,
+            # Test usage is recorded at its list price and never billed.
+            billed_micros=0 if self.key.is_test else self.cost_micros, latency_ms=latency_ms,
+            status=self.status, error_type=self.error_type, end_user=self.end_user, created_at=int(now),
+            day=time.strftime("%Y-%m-%d", time.gmtime(now)))

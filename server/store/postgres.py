@@ -1,0 +1,100 @@
+"""The PostgreSQL store (asyncpg): the same schema, migrations and queries as the SQLite one."""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import asyncpg
+
+from server.store import queries as q
+from server.store.migrations import migrations
+from server.store.records import ApiKey, LedgerEntry, UsageRow
+
+# Any constant works; it only has to be the same for every replica applying migrations.
+_MIGRATION_LOCK = 0x70657266
+
+
+def _numbered(sql: str) -> str:
+    """`?` placeholders → `$1, $2, …` (our SQL has no `?` inside literals)."""
+    counter = iter(range(1, 1000))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+_SQL = {name: _numbered(getattr(q, name)) for name in dir(q) if name.isupper() and name != "USAGE"}
+
+
+class PostgresStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, max_size: int = 10) -> PostgresStore:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size)
+        store = cls(pool)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Replicas starting together take turns; the loser then finds the work done.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                               "applied_at BIGINT)")
+            done = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, sql in migrations():
+                if version not in done:
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", version, int(time.time()))
+
+    async def _status_count(self, sql: str, *args: Any) -> int:
+        status = await self._pool.execute(sql, *args)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def find_key(self, digest: str) -> ApiKey | None:
+        row = await self._pool.fetchrow(_SQL["FIND_KEY"], digest)
+        return ApiKey(*row) if row else None
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        row = await self._pool.fetchrow(_SQL["GET_KEY"], key_id)
+        return ApiKey(*row) if row else None
+
+    async def insert_key(self, key: ApiKey, digest: str) -> None:
+        await self._pool.execute(_SQL["INSERT_KEY"], key.id, key.mode, key.tier, key.name, key.hint, key.created_at,
+                                 key.revoked_at, key.minute_limit, key.day_limit, key.monthly_cap_micros, digest)
+
+    async def revoke_key(self, key_id: str, now: int) -> bool:
+        return await self._status_count(_SQL["REVOKE_KEY"], now, key_id) == 1
+
+    async def rotate_key(self, key_id: str, digest: str, hint: str) -> bool:
+        return await self._status_count(_SQL["ROTATE_KEY"], digest, hint, key_id) == 1
+
+    async def list_keys(self) -> list[ApiKey]:
+        return [ApiKey(*row) for row in await self._pool.fetch(_SQL["LIST_KEYS"])]
+
+    async def count_keys(self) -> int:
+        return int(await self._pool.fetchval(_SQL["COUNT_KEYS"]))
+
+    async def record(self, entry: LedgerEntry) -> None:
+        await self._pool.execute(_SQL["INSERT_LEDGER"], *entry.__dict__.values())
+
+    async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
+        sql = _numbered(q.USAGE.format(key_filter="AND key_id = ?" if key_id else ""))
+        args = (start_day, end_day, key_id) if key_id else (start_day, end_day)
+        return [UsageRow(*row) for row in await self._pool.fetch(sql, *args)]
+
+    async def reserve_spend(self, key_id: str, month: str, micros: int, cap_micros: int) -> bool:
+        async with self._pool.acquire() as conn:
+            await conn.execute(_SQL["ENSURE_SPEND_ROW"], key_id, month)
+            return int((await conn.execute(_SQL["RESERVE_SPEND"], micros, key_id, month, micros,
+                                           cap_micros)).rsplit(" ", 1)[-1]) == 1
+
+    async def settle_spend(self, key_id: str, month: str, reserved_micros: int, spent_micros: int) -> None:
+        await self._pool.execute(_SQL["SETTLE_SPEND"], reserved_micros, spent_micros, key_id, month)
+
+    async def month_spend(self, key_id: str, month: str) -> tuple[int, int]:
+        row = await self._pool.fetchrow(_SQL["MONTH_SPEND"], key_id, month)
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def close(self) -> None:
+        await self._pool.close()

@@ -1,0 +1,33 @@
+"""The SQL both stores run, written once with `?` placeholders (PostgreSQL's store renumbers them)."""
+from __future__ import annotations
+
+KEY_COLUMNS = "id, mode, tier, name, hint, created_at, revoked_at, minute_limit, day_limit, monthly_cap_micros"
+FIND_KEY = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE digest = ?"
+GET_KEY = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?"
+INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLUMNS}, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+REVOKE_KEY = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+ROTATE_KEY = "UPDATE api_keys SET digest = ?, hint = ? WHERE id = ? AND revoked_at IS NULL"
+LIST_KEYS = f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+COUNT_KEYS = "SELECT count(*) FROM api_keys"
+
+LEDGER_COLUMNS = ("request_id, key_id, mode, model, provider, upstream_model, n_requested, n_delivered, size, "
+                  "quality, cost_micros, billed_micros, latency_ms, status, error_type, end_user, created_at, day")
+INSERT_LEDGER = f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+USAGE = """
+SELECT key_id, mode, day, model, CAST(count(*) AS BIGINT),
+       CAST(sum(CASE WHEN status = 'ok' THEN 0 ELSE 1 END) AS BIGINT), CAST(sum(n_delivered) AS BIGINT),
+       CAST(sum(cost_micros) AS BIGINT), CAST(sum(billed_micros) AS BIGINT)
+FROM usage_ledger
+WHERE day >= ? AND day <= ? {key_filter}
+GROUP BY key_id, mode, day, model
+ORDER BY key_id, day, model
+"""
+
+# The cap check and the reservation are one statement, so concurrent requests cannot overspend.
+ENSURE_SPEND_ROW = ("INSERT INTO spend_months (key_id, month, spent_micros, reserved_micros) VALUES (?, ?, 0, 0) "
+                    "ON CONFLICT (key_id, month) DO NOTHING")
+RESERVE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros + ? "
+                 "WHERE key_id = ? AND month = ? AND spent_micros + reserved_micros + ? <= ?")
+SETTLE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros - ?, spent_micros = spent_micros + ? "
+                "WHERE key_id = ? AND month = ?")
+MONTH_SPEND = "SELECT spent_micros, reserved_micros FROM spend_months WHERE key_id = ? AND month = ?"
