@@ -32,6 +32,7 @@ check-proto: proto
 bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.live
+	$(PY) -m bench.accounting
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free

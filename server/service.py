@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 import time
 
 import grpc
+import pybase64
 
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
@@ -108,7 +108,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
                        revised_prompt: str) -> list[pb.Image]:
         if response_format == "b64_json":
             # Encoding is pure CPU on bytes already in memory; small images are cheaper inline than a thread hop.
-            return [pb.Image(b64_json=base64.b64encode(image.data).decode("ascii"), revised_prompt=revised_prompt)
+            return [pb.Image(b64_json=pybase64.b64encode(image.data).decode("ascii"), revised_prompt=revised_prompt)
                     for image in images]
         stored = await asyncio.to_thread(lambda: [self._images.put(image.data) for image in images])
         now = time.time()

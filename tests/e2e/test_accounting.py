@@ -168,3 +168,22 @@ def test_admin_usage_report_separates_live_and_test(stack: Stack) -> None:
     assert live[0] == "live" and test[0] == "test"
     assert int(test[1]) > 0 and float(test[5]) == 0.0
     assert report is not None
+
+
+def test_upstream_failure_releases_the_reservation_and_live_usage_is_billed(make_stack, backends) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.upstreams import Upstreams
+
+    with Upstreams() as upstreams:
+        stack = make_stack(**upstreams.env(), **backends)
+        key = stack.create_key("live", "--tier", "enterprise", "--minute-limit", "1", "--day-limit", "100",
+                               "--monthly-cap-usd", "0.04")
+        upstreams["openai"].knobs.fail_after_charge_next = 1
+        failed = stack.post(GEN, {"prompt": "p", "model": "dall-e-3"}, key=key)
+        assert failed.status == 502, failed.body
+        # Both the image and the money reservation came back: the only image the minute allows, at the cap.
+        ok = stack.post(GEN, {"prompt": "p", "model": "dall-e-3"}, key=key)
+        assert ok.status == 200, ok.body
+        usage = stack.get("/v1/usage", key=key).json()
+        assert usage["mode"] == "live"
+        assert usage["totals"] == {"requests": 2, "failed_requests": 1, "images": 1, "cost_usd": 0.04,
+                                   "billed_usd": 0.04}
