@@ -159,6 +159,8 @@ async def _channel_context(app: web.Application) -> AsyncIterator[None]:
         # Keep the connection alive through idle middleboxes during long generations.
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
+        # With a dns:/// target naming several server replicas, spread calls over all of them.
+        ("grpc.lb_policy_name", "round_robin"),
     ]
     async with grpc.aio.insecure_channel(settings.grpc_target, options=options) as channel:
         app[CHANNEL] = channel

@@ -90,3 +90,17 @@ def test_reflection_lists_the_services(stack: Stack) -> None:
         return set()
 
     assert {SERVICE, "grpc.health.v1.Health"} <= run(services())
+
+
+def test_container_probe_reports_serving_and_absent(stack: Stack) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.stack import ROOT, free_port
+
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}", "PROBE_TARGET": stack.grpc_target}
+    assert subprocess.run([sys.executable, "-m", "server.probe"], env=env, cwd=ROOT).returncode == 0
+    env["PROBE_TARGET"] = f"127.0.0.1:{free_port()}"
+    absent = subprocess.run([sys.executable, "-m", "server.probe"], env=env, cwd=ROOT, capture_output=True)
+    assert absent.returncode == 1 and b"unhealthy" in absent.stderr
