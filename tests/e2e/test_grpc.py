@@ -29,7 +29,7 @@ def test_generate_over_grpc(stack: Stack, test_key: str) -> None:
                 pb.GenerateImagesRequest(prompt="over grpc", model="flux-dev", n=2, response_format="b64_json"),
                 metadata=(("authorization", f"Bearer {test_key}"),), timeout=10)
             response = await rpc
-            return response, dict(await rpc.initial_metadata())
+            return response, dict(await rpc.trailing_metadata())
 
     response, metadata = run(call())
     assert len(response.data) == 2
