@@ -81,8 +81,10 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
 def _metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[str, str], ...]:
     metadata = [("x-request-id", request[REQUEST_ID])]
     authorization = request.headers.get("Authorization")
-    if authorized and authorization:
-        metadata.append(("authorization", authorization))  # gRPC metadata keys must be lower case
+    # gRPC refuses non-ASCII metadata values; such a header is simply not a key, so the server's
+    # usual 401 answers it (gRPC metadata keys must also be lower case).
+    if authorized and authorization and authorization.isascii() and authorization.isprintable():
+        metadata.append(("authorization", authorization))
     return tuple(metadata)
 
 

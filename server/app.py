@@ -17,7 +17,7 @@ from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
-from server.limits import ImageLimiter, make_limiter
+from server.limits import ImageLimiter, WindowLimit, make_limiter
 from server.config import ServerSettings
 from server.images.signing import UrlSigner
 from server.images.storage import LocalImageStore
@@ -42,14 +42,17 @@ class RunningServer:
     port: int
     store: Store
     limiter: ImageLimiter
-    sweeper: asyncio.Task[None]
+    accountant: Accountant
+    background: list[asyncio.Task[None]]
     live: LiveProviders
 
     async def stop(self, grace: float | None) -> None:
-        self.sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.sweeper
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.server.stop(grace)
+        # Handlers cut off by the grace still release reservations and write ledger rows: let them.
+        await self.accountant.tasks.drain(timeout_s=10)
         await self.live.close()  # after the grace: in-flight generations still use the sessions
         await self.limiter.close()
         await self.store.close()
@@ -59,8 +62,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     catalog = load_catalog()
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
-    limiter = make_limiter(settings.redis_url, settings.redis_prefix)
-    accountant = Accountant(limiter, store, load_tiers())
+    limiter = make_limiter(settings.redis_url, settings.redis_prefix, lease_s=settings.reservation_lease_s)
+    accountant = Accountant(limiter, store, load_tiers(), settings.reservation_lease_s)
     created = await ensure_first_test_key(store, keys.key_pepper)
     if created:
         print(f"No API keys existed, so a test key was created (shown only now):\n{created}", flush=True)
@@ -92,8 +95,30 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     sweeper = asyncio.create_task(_sweep_forever(images, settings))
+    monitor = asyncio.create_task(_watch_backends(health_servicer, store, limiter, settings.health_interval_s))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         sweeper=sweeper, live=live)
+                         accountant=accountant, background=[sweeper, monitor], live=live)
+
+
+async def _watch_backends(health_servicer: health.aio.HealthServicer, store: Store, limiter: ImageLimiter,
+                          interval_s: float) -> None:
+    """ImageService is NOT_SERVING while the store or the limiter does not answer (design.md 3)."""
+    probe_window = (WindowLimit("minute", 1, 60),)
+    serving = True
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.wait_for(store.count_keys(), interval_s)
+            await asyncio.wait_for(limiter.peek("perf:health-probe", probe_window), interval_s)
+            healthy = True
+        except Exception as error:  # any failure to answer is "down" for readiness
+            healthy = False
+            if serving:
+                log.error("a backend is down, reporting NOT_SERVING: %r", error)
+        if healthy != serving:
+            serving = healthy
+            status = health_pb2.HealthCheckResponse.SERVING if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
+            await health_servicer.set(SERVICE_NAME, status)
 
 
 async def _sweep_forever(images: LocalImageStore, settings: ServerSettings) -> None:

@@ -33,6 +33,10 @@ class ServerSettings:
     # Redis for the image limiter (replicas); unset: the in-process limiter (one server process only).
     redis_url: str | None = None
     redis_prefix: str = "perf:rl:"
+    # How long an unsettled image or money reservation lives if its replica dies. Must exceed the
+    # longest generation (PERF_UPSTREAM_DEADLINE_SECONDS, 300 by default).
+    reservation_lease_s: float = 900.0
+    health_interval_s: float = 5.0
     log_level: str = "INFO"
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
@@ -58,6 +62,8 @@ class ServerSettings:
             database_url=env.get("PERF_DATABASE_URL") or None,
             redis_url=env.get("PERF_REDIS_URL") or None,
             redis_prefix=env.get("PERF_REDIS_PREFIX", cls.redis_prefix),
+            reservation_lease_s=float(env.get("PERF_RESERVATION_LEASE_SECONDS", str(cls.reservation_lease_s))),
+            health_interval_s=float(env.get("PERF_HEALTH_INTERVAL_SECONDS", str(cls.health_interval_s))),
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
             providers=ProviderSettings.from_env(env),
         )

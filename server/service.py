@@ -17,6 +17,7 @@ from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
 from server.errors import NotFound, PerfError, UpstreamError
 from server.images.signing import UrlSigner
+from server.outages import backend
 from server.images.storage import IMAGE_ID, LocalImageStore
 from server.images.mime import MIME_BY_EXTENSION
 from server.providers.base import GeneratedImage
@@ -42,6 +43,11 @@ class ImageService(pb_grpc.ImageServiceServicer):
 
     async def GenerateImages(self, request: pb.GenerateImagesRequest,
                              context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
+        with self._accountant.tasks.handler():
+            return await self._generate_and_record(request, context)
+
+    async def _generate_and_record(self, request: pb.GenerateImagesRequest,
+                                   context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
         started = time.perf_counter()
         caller = current_caller()
         draft = LedgerDraft.start(REQUEST_ID.get(), caller, request)
@@ -57,11 +63,21 @@ class ImageService(pb_grpc.ImageServiceServicer):
             draft.failed("internal_error")
             raise
         finally:
-            # Written before the response leaves; shielded so a hang-up cannot lose the record.
-            latency_ms = int((time.perf_counter() - started) * 1000)
-            await asyncio.shield(self._store.record(draft.entry(latency_ms)))
+            await self._record(draft, int((time.perf_counter() - started) * 1000))
             if WINDOW_STATES.get() is None:
                 await self._headers_without_reservation(caller)
+
+    async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
+        """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it."""
+        try:
+            await self._accountant.tasks.shielded(self._store.record(draft.entry(latency_ms)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The generation's outcome stands (its money is already settled); losing the row is logged
+            # loudly rather than turned into an error that would hide what really happened.
+            log.critical("LEDGER WRITE FAILED request_id=%s key=%s entry=%r", draft.request_id, draft.key.id,
+                         draft.entry(latency_ms), exc_info=True)
 
     async def _generate(self, request: pb.GenerateImagesRequest, caller: ApiKey, draft: LedgerDraft,
                         started: float, time_remaining: float | None) -> pb.GenerateImagesResponse:
@@ -69,19 +85,22 @@ class ImageService(pb_grpc.ImageServiceServicer):
         draft.validated(valid)
         provider = self._router.provider_for(caller, valid.model)
         hold = await self._accountant.reserve(caller, valid.n, valid.cost_micros)
+        accountant = self._accountant
         try:
             job = self._router.job_for(caller, valid, time_remaining)
             result = await provider.generate(job)
-            if not result.images:
+            # Never more than was asked for and reserved, whatever an upstream sends back.
+            images = result.images[: valid.n]
+            if not images:
                 raise UpstreamError("the provider returned no images")
-            data = await self._deliver(result.images, valid.response_format, result.revised_prompt)
+            data = await self._deliver(images, valid.response_format, result.revised_prompt)
             # Only delivered images are billed (an upstream may withhold some).
-            cost_micros = valid.unit_price_micros * len(result.images)
-            await hold.settle(cost_micros)
+            cost_micros = valid.unit_price_micros * len(images)
+            draft.delivered(len(images), cost_micros, result.model_used)
+            await accountant.settle(hold, cost_micros)
         except BaseException:
-            await hold.release()
+            await accountant.release(hold)
             raise
-        draft.delivered(len(result.images), cost_micros, result.model_used)
         return pb.GenerateImagesResponse(
             created=int(time.time()),
             data=data,
@@ -98,7 +117,9 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def GetUsage(self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext) -> pb.Usage:
         caller = current_caller()
         start, end = date_range(request.start, request.end, dt.datetime.now(dt.timezone.utc).date())
-        summary = summarise(await self._store.usage(start, end, caller.id))
+        with backend("database"):
+            rows = await self._store.usage(start, end, caller.id)
+        summary = summarise(rows)
         return pb.Usage(object="usage", key_id=caller.id, mode=caller.mode, start=start, end=end,
                         totals=_totals(summary.totals),
                         days=[pb.DailyUsage(date=d, totals=_totals(t)) for d, t in sorted(summary.days.items())],

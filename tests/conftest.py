@@ -30,8 +30,8 @@ def test_key(stack: Stack) -> str:
 def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     started: list[Stack] = []
 
-    def make(**env: str) -> Stack:
-        running = Stack(tmp_path / f"stack{len(started)}", env_overrides=env)
+    def make(ready_path: str = "/readyz", **env: str) -> Stack:
+        running = Stack(tmp_path / f"stack{len(started)}", env_overrides=env, ready_path=ready_path)
         running.data_dir.mkdir()
         started.append(running)
         return running.start()

@@ -57,6 +57,8 @@ class Stack:
     server: subprocess.Popen[bytes] | None = None
     gateway: subprocess.Popen[bytes] | None = None
     first_key: str = ""
+    # What "started" means: /readyz (backend SERVING), or /healthz for tests of an unready backend.
+    ready_path: str = "/readyz"
 
     @property
     def base_url(self) -> str:
@@ -104,7 +106,7 @@ class Stack:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if http("GET", self.base_url + "/readyz", timeout=2).status == 200:
+                if http("GET", self.base_url + self.ready_path, timeout=2).status == 200:
                     return
             except OSError:
                 pass

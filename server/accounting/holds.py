@@ -1,24 +1,29 @@
 """Reserve before any work, then settle on success or release on every other exit.
 
 A Hold bundles the image reservation (both windows, all-or-nothing in the limiter) and, for keys
-with a monthly cap, the money reservation (one conditional UPDATE in the store). `release` and
-`settle` are idempotent and shielded from cancellation, so a client that hangs up mid-generation
-cannot leak capacity or money.
+with a monthly cap, the money reservation (one conditional UPDATE plus a leased hold row in the
+store). Settling and releasing are idempotent and run as tracked, shielded tasks, so a client
+that hangs up — even while a reservation is still being written — cannot leak capacity or money,
+and shutdown waits for them before closing the stores.
 """
 from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import contextvars
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 
 from server.accounting.tiers import Tier, windows_for
 from server.errors import InvalidRequest, RateLimitExceeded
 from server.limits import Admitted, ImageLimiter, WindowState
+from server.outages import backend
 from server.store import Store
-from server.store.records import ApiKey
+from server.store.records import ApiKey, SpendHold
+from server.tasks import TaskTracker
 
 log = logging.getLogger("perf.accounting")
 
@@ -38,34 +43,25 @@ def seconds_to_next_month(now: float) -> int:
 
 @dataclass
 class Hold:
-    accountant: Accountant
     key: ApiKey
     reservation_id: str
-    spend_month: str | None
-    spend_micros: int
-    _done: bool = field(default=False)
-
-    async def settle(self, delivered_cost_micros: int) -> None:
-        if self._done:
-            return
-        self._done = True
-        await asyncio.shield(self.accountant._finish(self, delivered_cost_micros, settle=True))
-
-    async def release(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        await asyncio.shield(self.accountant._finish(self, 0, settle=False))
+    spend: SpendHold | None = None
+    # The write of the money reservation; settling waits for it, so it can never land after a release.
+    spend_write: asyncio.Future[bool] | None = None
+    done: bool = field(default=False)
 
 
 class Accountant:
-    def __init__(self, limiter: ImageLimiter, store: Store, tiers: dict[str, Tier]) -> None:
+    def __init__(self, limiter: ImageLimiter, store: Store, tiers: dict[str, Tier], lease_s: float) -> None:
         self._limiter = limiter
         self._store = store
         self._tiers = tiers
+        self._lease_s = lease_s
+        self.tasks = TaskTracker()
 
     async def peek(self, key: ApiKey) -> tuple[WindowState, ...]:
-        states = await self._limiter.peek(key.id, windows_for(key, self._tiers))
+        with backend("rate limiter"):
+            states = await self._limiter.peek(key.id, windows_for(key, self._tiers))
         WINDOW_STATES.set(states)
         return states
 
@@ -76,27 +72,43 @@ class Accountant:
                 # A 429 here could never succeed however long the client waited.
                 raise InvalidRequest(f"n={n} is more than this key's limit of {window.limit} images per "
                                      f"{window.name}", param="n")
-        outcome = await self._limiter.reserve(key.id, n, windows)
+        with backend("rate limiter"):
+            outcome = await self._limiter.reserve(key.id, n, windows)
         WINDOW_STATES.set(outcome.windows)
         if not isinstance(outcome, Admitted):
             raise RateLimitExceeded(f"Rate limit exceeded for image generation: {n} image(s) would exceed "
                                     f"this key's {outcome.window} limit", retry_after=outcome.retry_after_s)
-        hold = Hold(self, key, outcome.reservation_id, None, 0)
-        if key.monthly_cap_micros is not None:
-            now = time.time()
-            month = month_of(now)
-            try:
-                admitted = await self._store.reserve_spend(key.id, month, cost_micros, key.monthly_cap_micros)
-            except BaseException:
-                await hold.release()
-                raise
-            if not admitted:
-                await hold.release()
-                raise RateLimitExceeded(
-                    f"This request (${cost_micros / 1e6:.6f}) would exceed the key's monthly spend cap of "
-                    f"${key.monthly_cap_micros / 1e6:.2f}", retry_after=seconds_to_next_month(now))
-            hold.spend_month, hold.spend_micros = month, cost_micros
+        hold = Hold(key, outcome.reservation_id)
+        if key.monthly_cap_micros is None:
+            return hold
+        now = time.time()
+        hold.spend = SpendHold(id="hold_" + secrets.token_hex(12), key_id=key.id, month=month_of(now),
+                               micros=cost_micros, expires_at=int(now + self._lease_s))
+        hold.spend_write = asyncio.ensure_future(self._store.reserve_spend(hold.spend, key.monthly_cap_micros,
+                                                                            int(now)))
+        try:
+            with backend("database"):
+                admitted = await asyncio.shield(hold.spend_write)
+        except BaseException:
+            await self.release(hold)
+            raise
+        if not admitted:
+            hold.spend = None  # nothing was reserved, so there is nothing to give back
+            await self.release(hold)
+            raise RateLimitExceeded(
+                f"This request (${cost_micros / 1e6:.6f}) would exceed the key's monthly spend cap of "
+                f"${key.monthly_cap_micros / 1e6:.2f}", retry_after=seconds_to_next_month(now))
         return hold
+
+    async def settle(self, hold: Hold, delivered_cost_micros: int) -> None:
+        if not hold.done:
+            hold.done = True
+            await self.tasks.shielded(self._finish(hold, delivered_cost_micros, settle=True))
+
+    async def release(self, hold: Hold) -> None:
+        if not hold.done:
+            hold.done = True
+            await self.tasks.shielded(self._finish(hold, 0, settle=False))
 
     async def _finish(self, hold: Hold, delivered_cost_micros: int, *, settle: bool) -> None:
         try:
@@ -105,8 +117,17 @@ class Accountant:
             else:
                 await self._limiter.release(hold.key.id, hold.reservation_id)
         except Exception:
-            # The lease frees the images eventually; money below must still be settled.
+            # The limiter's lease frees the images eventually; the money below must still be settled.
             log.exception("limiter %s failed for key=%s", "settle" if settle else "release", hold.key.id)
-        if hold.spend_month is not None:
-            await self._store.settle_spend(hold.key.id, hold.spend_month, hold.spend_micros,
-                                           delivered_cost_micros if settle else 0)
+        if hold.spend is None:
+            return
+        if hold.spend_write is not None:
+            with contextlib.suppress(Exception):
+                if not await hold.spend_write:
+                    return  # the reservation was refused: nothing to settle
+        try:
+            if not await self._store.settle_spend(hold.spend, delivered_cost_micros):
+                log.warning("spend hold %s for key=%s had expired before it settled", hold.spend.id, hold.key.id)
+        except Exception:
+            # The hold's lease moves it to spent later: the cap errs on the side of not overspending.
+            log.exception("could not settle spend hold %s for key=%s", hold.spend.id, hold.key.id)

@@ -1,6 +1,7 @@
 """The ledger record of one generation request, filled in as the request progresses."""
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from server.validation import GenerationRequest
 
 @dataclass
 class LedgerDraft:
+    id: str
     request_id: str
     key: ApiKey
     model: str
@@ -28,7 +30,7 @@ class LedgerDraft:
     @classmethod
     def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest) -> LedgerDraft:
         # Raw values until validation succeeds: a refused request is recorded as it was asked.
-        return cls(request_id=request_id, key=key, model=request.model[:64], n_requested=request.n,
+        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=request.model[:64], n_requested=request.n,
                    size=request.size[:32], quality=request.quality[:32], end_user=request.user[:256])
 
     def validated(self, valid: GenerationRequest) -> None:
@@ -39,13 +41,14 @@ class LedgerDraft:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
 
     def failed(self, error_type: str) -> None:
+        # Delivery figures stay: once images were delivered and their cost settled, a late failure
+        # (the client hanging up during settlement) does not make that money unspent.
         self.status, self.error_type = "error", error_type
-        self.n_delivered = self.cost_micros = 0
 
     def entry(self, latency_ms: int, now: float | None = None) -> LedgerEntry:
         now = time.time() if now is None else now
         return LedgerEntry(
-            request_id=self.request_id, key_id=self.key.id, mode=self.key.mode, model=self.model,
+            id=self.id, request_id=self.request_id, key_id=self.key.id, mode=self.key.mode, model=self.model,
             provider=self.provider, upstream_model=self.upstream_model, n_requested=self.n_requested,
             n_delivered=self.n_delivered, size=self.size, quality=self.quality, cost_micros=self.cost_micros,
             # Test usage is recorded at its list price and never billed.

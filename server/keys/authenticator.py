@@ -5,6 +5,7 @@ from typing import Protocol
 
 from server.errors import AuthenticationFailed
 from server.keys.tokens import key_digest, key_mode
+from server.outages import backend
 from server.store.records import ApiKey
 
 # One message for missing, malformed, unknown and revoked keys: the answer must not tell them apart.
@@ -24,7 +25,8 @@ class Authenticator:
         token = _bearer(authorization)
         if token is None or key_mode(token) is None:
             raise AuthenticationFailed(REFUSAL)
-        key = await self._store.find_key(key_digest(self._pepper, token))
+        with backend("database"):
+            key = await self._store.find_key(key_digest(self._pepper, token))
         if key is None or key.revoked_at is not None or key.mode != key_mode(token):
             raise AuthenticationFailed(REFUSAL)
         return key

@@ -51,8 +51,12 @@ class OpenAIProvider:
         data = reply.json(NAME).get("data")
         if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
             raise UpstreamError(f"{NAME} returned a response without images")
-        images = await asyncio.gather(*(self._image(item, deadline) for item in data))
-        conformed = await asyncio.gather(*(conform(i, job.width, job.height) for i in images))
+        # TaskGroup, not gather: if one download fails, its siblings are cancelled rather than orphaned.
+        async with asyncio.TaskGroup() as group:
+            fetched = [group.create_task(self._image(item, deadline)) for item in data[: job.n]]
+        async with asyncio.TaskGroup() as group:
+            conforming = [group.create_task(conform(task.result(), job.width, job.height)) for task in fetched]
+        conformed = [task.result() for task in conforming]
         revised = data[0].get("revised_prompt")
         return GenerationResult(images=tuple(conformed), model_used=job.upstream_model,
                                 revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,

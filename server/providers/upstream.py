@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -93,14 +94,20 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         with contextlib.suppress(ValueError):
-            return max(0.0, float(raw_ms) / 1000)
+            if math.isfinite(delay_ms := float(raw_ms)):
+                return max(0.0, delay_ms / 1000)
     raw = headers.get("retry-after")
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        delay = float(raw)
+        # "inf" and "nan" parse as floats; an upstream's nonsense must not become our crash.
+        return max(0.0, delay) if math.isfinite(delay) else None
     except ValueError:
-        when = email.utils.parsedate_to_datetime(raw) if raw else None
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 

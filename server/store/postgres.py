@@ -9,7 +9,7 @@ import asyncpg
 
 from server.store import queries as q
 from server.store.migrations import migrations
-from server.store.records import ApiKey, LedgerEntry, UsageRow
+from server.store.records import ApiKey, LedgerEntry, SpendHold, UsageRow
 
 # Any constant works; it only has to be the same for every replica applying migrations.
 _MIGRATION_LOCK = 0x70657266
@@ -22,6 +22,11 @@ def _numbered(sql: str) -> str:
 
 
 _SQL = {name: _numbered(getattr(q, name)) for name in dir(q) if name.isupper() and name != "USAGE"}
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command status such as 'UPDATE 1'."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 class PostgresStore:
@@ -48,8 +53,7 @@ class PostgresStore:
                     await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", version, int(time.time()))
 
     async def _status_count(self, sql: str, *args: Any) -> int:
-        status = await self._pool.execute(sql, *args)
-        return int(status.rsplit(" ", 1)[-1])
+        return _count(await self._pool.execute(sql, *args))
 
     async def find_key(self, digest: str) -> ApiKey | None:
         row = await self._pool.fetchrow(_SQL["FIND_KEY"], digest)
@@ -83,14 +87,27 @@ class PostgresStore:
         args = (start_day, end_day, key_id) if key_id else (start_day, end_day)
         return [UsageRow(*row) for row in await self._pool.fetch(sql, *args)]
 
-    async def reserve_spend(self, key_id: str, month: str, micros: int, cap_micros: int) -> bool:
-        async with self._pool.acquire() as conn:
-            await conn.execute(_SQL["ENSURE_SPEND_ROW"], key_id, month)
-            return int((await conn.execute(_SQL["RESERVE_SPEND"], micros, key_id, month, micros,
-                                           cap_micros)).rsplit(" ", 1)[-1]) == 1
+    async def reserve_spend(self, hold: SpendHold, cap_micros: int, now: int) -> bool:
+        args = (hold.key_id, hold.month)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SQL["ENSURE_SPEND_ROW"], *args)
+            await conn.execute(_SQL["LOCK_SPEND_ROW"], *args)  # one reservation per key at a time
+            expired = await conn.fetchval(_SQL["EXPIRED_HOLDS"], *args, now)
+            if expired:
+                await conn.execute(_SQL["DELETE_EXPIRED_HOLDS"], *args, now)
+                await conn.execute(_SQL["EXPIRE_TO_SPENT"], expired, expired, *args)
+            status = await conn.execute(_SQL["RESERVE_SPEND"], hold.micros, *args, hold.micros, cap_micros)
+            if _count(status) != 1:
+                return False
+            await conn.execute(_SQL["INSERT_HOLD"], hold.id, *args, hold.micros, hold.expires_at)
+            return True
 
-    async def settle_spend(self, key_id: str, month: str, reserved_micros: int, spent_micros: int) -> None:
-        await self._pool.execute(_SQL["SETTLE_SPEND"], reserved_micros, spent_micros, key_id, month)
+    async def settle_spend(self, hold: SpendHold, spent_micros: int) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if _count(await conn.execute(_SQL["DELETE_HOLD"], hold.id)) != 1:
+                return False
+            await conn.execute(_SQL["SETTLE_SPEND"], hold.micros, spent_micros, hold.key_id, hold.month)
+            return True
 
     async def month_spend(self, key_id: str, month: str) -> tuple[int, int]:
         row = await self._pool.fetchrow(_SQL["MONTH_SPEND"], key_id, month)

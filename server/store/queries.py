@@ -10,9 +10,9 @@ ROTATE_KEY = "UPDATE api_keys SET digest = ?, hint = ? WHERE id = ? AND revoked_
 LIST_KEYS = f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
 COUNT_KEYS = "SELECT count(*) FROM api_keys"
 
-LEDGER_COLUMNS = ("request_id, key_id, mode, model, provider, upstream_model, n_requested, n_delivered, size, "
+LEDGER_COLUMNS = ("id, request_id, key_id, mode, model, provider, upstream_model, n_requested, n_delivered, size, "
                   "quality, cost_micros, billed_micros, latency_ms, status, error_type, end_user, created_at, day")
-INSERT_LEDGER = f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+INSERT_LEDGER = f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 USAGE = """
 SELECT key_id, mode, day, model, CAST(count(*) AS BIGINT),
        CAST(sum(CASE WHEN status = 'ok' THEN 0 ELSE 1 END) AS BIGINT), CAST(sum(n_delivered) AS BIGINT),
@@ -23,11 +23,20 @@ GROUP BY key_id, mode, day, model
 ORDER BY key_id, day, model
 """
 
-# The cap check and the reservation are one statement, so concurrent requests cannot overspend.
+# Spend: settled plus reserved per key and month. The cap check and the reservation are one
+# conditional UPDATE, so concurrent requests cannot overspend; each reservation is also a row in
+# spend_holds with a lease, so one orphaned by a crash is moved to spent by the next reservation.
 ENSURE_SPEND_ROW = ("INSERT INTO spend_months (key_id, month, spent_micros, reserved_micros) VALUES (?, ?, 0, 0) "
                     "ON CONFLICT (key_id, month) DO NOTHING")
+LOCK_SPEND_ROW = "SELECT spent_micros FROM spend_months WHERE key_id = ? AND month = ? FOR UPDATE"
+EXPIRED_HOLDS = "SELECT CAST(COALESCE(sum(micros), 0) AS BIGINT) FROM spend_holds WHERE key_id = ? AND month = ? AND expires_at <= ?"
+DELETE_EXPIRED_HOLDS = "DELETE FROM spend_holds WHERE key_id = ? AND month = ? AND expires_at <= ?"
+EXPIRE_TO_SPENT = ("UPDATE spend_months SET reserved_micros = reserved_micros - ?, spent_micros = spent_micros + ? "
+                   "WHERE key_id = ? AND month = ?")
 RESERVE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros + ? "
                  "WHERE key_id = ? AND month = ? AND spent_micros + reserved_micros + ? <= ?")
+INSERT_HOLD = "INSERT INTO spend_holds (id, key_id, month, micros, expires_at) VALUES (?, ?, ?, ?, ?)"
+DELETE_HOLD = "DELETE FROM spend_holds WHERE id = ?"
 SETTLE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros - ?, spent_micros = spent_micros + ? "
                 "WHERE key_id = ? AND month = ?")
 MONTH_SPEND = "SELECT spent_micros, reserved_micros FROM spend_months WHERE key_id = ? AND month = ?"

@@ -25,6 +25,7 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    id: str
     request_id: str
     key_id: str
     mode: str
@@ -57,3 +58,13 @@ class UsageRow:
     images: int
     cost_micros: int
     billed_micros: int
+
+
+@dataclass(frozen=True)
+class SpendHold:
+    """Money reserved for one request until it settles, is released, or its lease runs out."""
+    id: str
+    key_id: str
+    month: str
+    micros: int
+    expires_at: int

@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 
 from server.store import queries as q
 from server.store.migrations import migrations, sql_statements
-from server.store.records import ApiKey, LedgerEntry, UsageRow
+from server.store.records import ApiKey, LedgerEntry, SpendHold, UsageRow
 
 T = TypeVar("T")
 _MAX_BATCH = 256
@@ -47,6 +47,7 @@ class SqliteStore:
         self._writer = self._connect(path)
         self._migrate()
         self._reader = self._connect(path)
+        self._closed = False
         self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._writer_thread = threading.Thread(target=self._write_batches, name="sqlite-writer", daemon=True)
         self._writer_thread.start()
@@ -78,6 +79,8 @@ class SqliteStore:
                 raise
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._writes.put(_Write(work, loop, future))  # type: ignore[arg-type]
@@ -159,21 +162,37 @@ class SqliteStore:
         args = (start_day, end_day, key_id) if key_id else (start_day, end_day)
         return [UsageRow(*row) for row in self._reader.execute(sql, args)]
 
-    async def reserve_spend(self, key_id: str, month: str, micros: int, cap_micros: int) -> bool:
+    async def reserve_spend(self, hold: SpendHold, cap_micros: int, now: int) -> bool:
         def reserve(db: sqlite3.Connection) -> bool:
-            db.execute(q.ENSURE_SPEND_ROW, (key_id, month))
-            return db.execute(q.RESERVE_SPEND, (micros, key_id, month, micros, cap_micros)).rowcount == 1
+            args = (hold.key_id, hold.month)
+            db.execute(q.ENSURE_SPEND_ROW, args)
+            expired = db.execute(q.EXPIRED_HOLDS, (*args, now)).fetchone()[0]
+            if expired:
+                db.execute(q.DELETE_EXPIRED_HOLDS, (*args, now))
+                db.execute(q.EXPIRE_TO_SPENT, (expired, expired, *args))
+            if db.execute(q.RESERVE_SPEND, (hold.micros, *args, hold.micros, cap_micros)).rowcount != 1:
+                return False
+            db.execute(q.INSERT_HOLD, (hold.id, *args, hold.micros, hold.expires_at))
+            return True
 
         return await self._write(reserve)
 
-    async def settle_spend(self, key_id: str, month: str, reserved_micros: int, spent_micros: int) -> None:
-        await self._execute(q.SETTLE_SPEND, (reserved_micros, spent_micros, key_id, month))
+    async def settle_spend(self, hold: SpendHold, spent_micros: int) -> bool:
+        def settle(db: sqlite3.Connection) -> bool:
+            # A hold already expired (and moved to spent) or never committed has nothing left to settle.
+            if db.execute(q.DELETE_HOLD, (hold.id,)).rowcount != 1:
+                return False
+            db.execute(q.SETTLE_SPEND, (hold.micros, spent_micros, hold.key_id, hold.month))
+            return True
+
+        return await self._write(settle)
 
     async def month_spend(self, key_id: str, month: str) -> tuple[int, int]:
         row = self._reader.execute(q.MONTH_SPEND, (key_id, month)).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def close(self) -> None:
+        self._closed = True
         self._writes.put(None)
         await asyncio.to_thread(self._writer_thread.join)
         self._reader.close()

@@ -187,3 +187,73 @@ def test_upstream_failure_releases_the_reservation_and_live_usage_is_billed(make
         assert usage["mode"] == "live"
         assert usage["totals"] == {"requests": 2, "failed_requests": 1, "images": 1, "cost_usd": 0.04,
                                    "billed_usd": 0.04}
+
+
+def test_shutdown_past_the_grace_still_writes_the_ledger_and_frees_the_money(make_stack) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import sqlite3
+    import threading
+
+    stack = make_stack(PERF_SANDBOX_LATENCY_MS="3000", PERF_SHUTDOWN_GRACE_SECONDS="0.5")
+    key = stack.create_key("test", "--tier", "enterprise", "--minute-limit", "100", "--day-limit", "100",
+                           "--monthly-cap-usd", "1")
+    worker = threading.Thread(target=lambda: stack.post(GEN, {"prompt": "cut off"}, key=key))
+    worker.start()
+    time.sleep(0.5)
+    stack.server.send_signal(signal.SIGTERM)
+    assert stack.server.wait(timeout=15) == 0
+    worker.join(timeout=10)
+    with sqlite3.connect(stack.data_dir / "perf.sqlite3") as db:
+        rows = db.execute("SELECT status, error_type, cost_micros FROM usage_ledger").fetchall()
+        spend = db.execute("SELECT spent_micros, reserved_micros FROM spend_months").fetchall()
+        holds = db.execute("SELECT count(*) FROM spend_holds").fetchone()[0]
+    assert rows == [("error", "cancelled", 0)]
+    assert spend == [(0, 0)] and holds == 0
+
+
+def test_a_repeated_request_id_never_costs_a_ledger_row(stack: Stack, test_key: str) -> None:
+    import asyncio
+
+    import grpc
+
+    from perf.images.v1 import image_service_pb2 as pb
+    from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+
+    key = stack.create_key("test")
+    repeated = "req_img_" + "R" * 24
+
+    async def twice() -> None:
+        async with grpc.aio.insecure_channel(stack.grpc_target) as channel:
+            for _ in range(2):
+                await pb_grpc.ImageServiceStub(channel).GenerateImages(
+                    pb.GenerateImagesRequest(prompt="p", model="dall-e-2", size="256x256"), timeout=10,
+                    metadata=(("authorization", f"Bearer {key}"), ("x-request-id", repeated)))
+
+    asyncio.run(twice())
+    assert stack.get("/v1/usage", key=key).json()["totals"]["requests"] == 2
+
+
+def test_limiter_outage_is_503_and_not_ready(make_stack) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    stack = make_stack(ready_path="/healthz", PERF_REDIS_URL="redis://127.0.0.1:1/0",
+                       PERF_HEALTH_INTERVAL_SECONDS="0.2")
+    response = stack.post(GEN, {"prompt": "p"}, key=stack.first_key)
+    assert response.status == 503, response.body
+    assert response.json()["error"]["type"] == "provider_unavailable"
+    assert "rate limiter" in response.json()["error"]["message"]
+
+    async def status() -> int:
+        async with grpc.aio.insecure_channel(stack.grpc_target) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="perf.images.v1.ImageService"), timeout=2)
+            return reply.status
+
+    deadline = time.monotonic() + 5
+    while asyncio.run(status()) != health_pb2.HealthCheckResponse.NOT_SERVING and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert asyncio.run(status()) == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert stack.get("/readyz").status == 503

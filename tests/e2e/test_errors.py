@@ -110,6 +110,9 @@ def test_every_authentication_failure_looks_the_same(stack: Stack, test_key: str
     assert error_of(stack.get("/v1/models"), 401)["type"] == "authentication_error"
     basic = http("POST", stack.base_url + GEN, {"prompt": "p"}, {"Authorization": f"Basic {test_key}"})
     assert error_of(basic, 401)["type"] == "authentication_error"
+    accented = http("POST", stack.base_url + GEN, {"prompt": "p"},
+                    {"Authorization": "Bearer pk_test_\u00e9\u00e9".encode().decode("latin-1")})
+    assert error_of(accented, 401)["type"] == "authentication_error"
 
 
 def test_live_key_without_provider_is_503_naming_the_variable(stack: Stack) -> None:

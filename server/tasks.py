@@ -1,0 +1,57 @@
+"""Work that must finish even when the request that started it is cancelled, and a way to wait for it.
+
+Money and ledger writes run through `TaskTracker.shielded`: the caller's cancellation does not
+cancel them, and shutdown awaits `drain()` before it closes the stores they write to.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Awaitable, Coroutine, Iterator, TypeVar
+
+log = logging.getLogger("perf.server")
+T = TypeVar("T")
+
+
+class TaskTracker:
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._handlers = 0
+        self._no_handlers = asyncio.Event()
+        self._no_handlers.set()
+
+    @contextlib.contextmanager
+    def handler(self) -> Iterator[None]:
+        """Marks a request handler in progress: its own cleanup may still start tracked work."""
+        self._handlers += 1
+        self._no_handlers.clear()
+        try:
+            yield
+        finally:
+            self._handlers -= 1
+            if not self._handlers:
+                self._no_handlers.set()
+
+    def shielded(self, work: Coroutine[object, object, T]) -> Awaitable[T]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+        return asyncio.shield(task)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (bounded) for handlers to finish their cleanup and for tracked work still running.
+
+        grpc.aio's server.stop() can return before cancelled handlers have run their finally
+        blocks (grpc/grpc#37239), which is where ledger rows are written; hence the handler count.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        try:
+            await asyncio.wait_for(self._no_handlers.wait(), timeout_s)
+        except TimeoutError:
+            log.error("%d request handlers were still cleaning up %.0fs into shutdown", self._handlers, timeout_s)
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
+            if pending:
+                log.error("%d money/ledger writes did not finish within %.0fs of shutdown", len(pending), timeout_s)
