@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
-import string
 import time
 from email.utils import formatdate
 from typing import AsyncIterator, Awaitable, Callable
@@ -18,6 +16,7 @@ import orjson
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contract.request_ids import new_request_id
 from gateway.config import GatewaySettings
 from gateway.errors import PublicError, forwarded_headers, from_rpc_error, public_error
 from gateway.translate import BadRequest, generation_request, generation_response, model_json, \
@@ -32,12 +31,7 @@ CHANNEL = web.AppKey("channel", grpc.aio.Channel)
 STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
 REQUEST_ID = "request_id"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
-_ALPHABET = string.ascii_letters + string.digits
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def new_request_id() -> str:
-    return "req_img_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
 
 
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

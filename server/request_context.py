@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import contextvars
-import re
-import secrets
-import string
 
+from contract.request_ids import REQUEST_ID as _ACCEPTED_ID
+from contract.request_ids import new_request_id
 from server.store.records import ApiKey
 
 REQUEST_ID = contextvars.ContextVar[str]("request_id", default="")
 CALLER = contextvars.ContextVar["ApiKey | None"]("caller", default=None)
 
-_ALPHABET = string.ascii_letters + string.digits
-# Ids from the gateway are accepted only in our own shape, so logs cannot be forged through them.
-_ACCEPTED_ID = re.compile(r"req_img_[A-Za-z0-9]{16,40}")
-
-
-def new_request_id() -> str:
-    return "req_img_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+__all__ = ["CALLER", "REQUEST_ID", "accept_request_id", "current_caller", "new_request_id"]
 
 
 def accept_request_id(offered: str | None) -> str:

@@ -68,12 +68,12 @@ async def _command(args: argparse.Namespace, store: Store, settings: ServerSetti
             return 1
         print(f"revoked {args.key_id}")
     elif args.command == "rotate":
-        key = await rotate_key(store, pepper, args.key_id)
-        if key is None:
+        rotated = await rotate_key(store, pepper, args.key_id)
+        if rotated is None:
             print(f"no active key with id {args.key_id}", file=sys.stderr)
             return 1
         print(f"rotated {args.key_id}; the old secret no longer works")
-        print(key)
+        print(rotated)
     return 0
 
 

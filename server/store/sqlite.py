@@ -114,17 +114,17 @@ class SqliteStore:
                 try:
                     outcomes.append((write, write.work(db), None))
                     db.execute("RELEASE w")
-                except Exception as error:
+                except Exception as failed:
                     db.execute("ROLLBACK TO w")
                     db.execute("RELEASE w")
-                    outcomes.append((write, None, error))
+                    outcomes.append((write, None, failed))
             db.execute("COMMIT")
-        except Exception as error:
+        except Exception as batch_failed:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            outcomes = [(write, None, error) for write in batch]
-        for write, result, error in outcomes:
-            write.loop.call_soon_threadsafe(_resolve, write.future, result, error)
+            outcomes = [(write, None, batch_failed) for write in batch]
+        for write, result, failure in outcomes:
+            write.loop.call_soon_threadsafe(_resolve, write.future, result, failure)
 
     async def _execute(self, sql: str, args: tuple[Any, ...]) -> int:
         return await self._write(lambda db: db.execute(sql, args).rowcount)

@@ -12,7 +12,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.stack import Response, Stack
+from tests.stack import Response
 
 GEN = "/v1/images/generations"
 

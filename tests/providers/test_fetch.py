@@ -7,7 +7,6 @@ import io
 import ipaddress
 import struct
 import zlib
-from typing import AsyncIterator
 
 import aiohttp
 import pytest
