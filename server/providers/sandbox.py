@@ -74,13 +74,19 @@ class RenderCache:
         self._items: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
         self._lock = Lock()  # renders run in worker threads
 
-    def get_or_render(self, prompt: str, model: str, width: int, height: int, index: int) -> bytes:
+    def get(self, prompt: str, model: str, width: int, height: int, index: int) -> bytes | None:
         key = (prompt, model, width, height, index)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
-                return hit
+            return hit
+
+    def get_or_render(self, prompt: str, model: str, width: int, height: int, index: int) -> bytes:
+        hit = self.get(prompt, model, width, height, index)
+        if hit is not None:
+            return hit
+        key = (prompt, model, width, height, index)
         data = render_png(prompt, model, width, height, index)
         with self._lock:
             if key not in self._items and len(data) <= self._max_bytes:
@@ -103,7 +109,10 @@ class SandboxProvider:
     async def generate(self, job: GenerationJob) -> GenerationResult:
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
-        datas = await asyncio.to_thread(self._render_all, job)
+        cached = [self._cache.get(job.prompt, job.model, job.width, job.height, i) for i in range(job.n)]
+        datas = [data for data in cached if data is not None]
+        if len(datas) < job.n:  # only rendering needs a worker thread; a repeat skips the hop
+            datas = await asyncio.to_thread(self._render_all, job)
         images = tuple(GeneratedImage(data=d, mime="image/png", width=job.width, height=job.height) for d in datas)
         return GenerationResult(images=images, revised_prompt=job.prompt, model_used=job.model)
 
