@@ -79,15 +79,15 @@ async def accounting_only(label: str, database_url: str | None, redis_url: str |
                           data_dir: Path, count: int) -> str:
     store = await open_store(database_url, data_dir)
     limiter = make_limiter(redis_url, prefix)
-    accountant = Accountant(limiter, store, load_tiers())
+    accountant = Accountant(limiter, store, load_tiers(), lease_s=900)
     key = ApiKey(id="key_bench", mode="test", tier="enterprise", name="", hint="", created_at=0, revoked_at=None,
                  minute_limit=10**9, day_limit=10**9, monthly_cap_micros=10**12)
     uncapped = ApiKey(**{**key.__dict__, "monthly_cap_micros": None})
 
     async def one(api_key: ApiKey, i: int) -> None:
         hold = await accountant.reserve(api_key, 1, 16_000)
-        await hold.settle(16_000)
-        await store.record(LedgerEntry(f"req_{label[:2]}_{i}_{uuid.uuid4().hex}", api_key.id, "test", "dall-e-2",
+        await accountant.settle(hold, 16_000)
+        await store.record(LedgerEntry(uuid.uuid4().hex, f"req_{i}", api_key.id, "test", "dall-e-2",
                                        "openai", "dall-e-2", 1, 1, "256x256", "standard", 16_000, 0, 1, "ok", "",
                                        "", int(time.time()), time.strftime("%Y-%m-%d")))
 

@@ -29,6 +29,7 @@ from server.validation import validate
 
 log = logging.getLogger("perf.server")
 MICROS = 1_000_000
+INLINE_WRITE_BYTES = 1024 * 1024
 
 
 class ImageService(pb_grpc.ImageServiceServicer):
@@ -50,7 +51,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
                                    context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
         started = time.perf_counter()
         caller = current_caller()
-        draft = LedgerDraft.start(REQUEST_ID.get(), caller, request)
+        draft = LedgerDraft.start(REQUEST_ID.get(), caller, request, self._catalog.default_model)
         try:
             return await self._generate(request, caller, draft, started, context.time_remaining())
         except PerfError as error:
@@ -84,8 +85,8 @@ class ImageService(pb_grpc.ImageServiceServicer):
         valid = validate(request, self._catalog)
         draft.validated(valid)
         provider = self._router.provider_for(caller, valid.model)
-        hold = await self._accountant.reserve(caller, valid.n, valid.cost_micros)
         accountant = self._accountant
+        hold = await accountant.reserve(caller, valid.n, valid.cost_micros)
         try:
             job = self._router.job_for(caller, valid, time_remaining)
             result = await provider.generate(job)
@@ -131,7 +132,12 @@ class ImageService(pb_grpc.ImageServiceServicer):
             # Encoding is pure CPU on bytes already in memory; small images are cheaper inline than a thread hop.
             return [pb.Image(b64_json=pybase64.b64encode(image.data).decode("ascii"), revised_prompt=revised_prompt)
                     for image in images]
-        stored = await asyncio.to_thread(lambda: [self._images.put(image.data) for image in images])
+        def store_all() -> list[tuple[str, str]]:
+            return [self._images.put(image.data) for image in images]
+
+        # Writing into the page cache is fast; below ~1 MB the thread hop costs more than the write.
+        total = sum(len(image.data) for image in images)
+        stored = store_all() if total <= INLINE_WRITE_BYTES else await asyncio.to_thread(store_all)
         now = time.time()
         return [pb.Image(url=self._signer.url(image_id, ext, now), revised_prompt=revised_prompt)
                 for image_id, ext in stored]

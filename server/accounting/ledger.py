@@ -28,9 +28,11 @@ class LedgerDraft:
     error_type: str = ""
 
     @classmethod
-    def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest) -> LedgerDraft:
+    def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest,
+              default_model: str) -> LedgerDraft:
         # Raw values until validation succeeds: a refused request is recorded as it was asked.
-        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=request.model[:64], n_requested=request.n,
+        model = request.model[:64] if request.HasField("model") else default_model
+        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=model, n_requested=request.n,
                    size=request.size[:32], quality=request.quality[:32], end_user=request.user[:256])
 
     def validated(self, valid: GenerationRequest) -> None:

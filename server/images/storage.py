@@ -24,12 +24,10 @@ class LocalImageStore:
             raise ValueError("refusing to store bytes that are not a PNG, JPEG or WebP image")
         image_id = "img_" + secrets.token_hex(16)
         ext = EXTENSIONS[mime]
-        final = self._root / f"{image_id}.{ext}"
-        partial = self._root / f".{image_id}.partial"
-        # Write then rename, so a reader or the sweeper never sees half an image.
-        with open(partial, "wb") as fh:
+        # Written in place (no temp file and rename): nobody can ask for this id before its URL is
+        # handed out, which happens only after the write returns; "x" refuses to reuse a name.
+        with open(self._root / f"{image_id}.{ext}", "xb") as fh:
             fh.write(data)
-        os.replace(partial, final)
         return image_id, ext
 
     def get(self, image_id: str, ext: str) -> tuple[bytes, str] | None:
@@ -44,7 +42,7 @@ class LocalImageStore:
         return (data, mime) if mime is not None else None
 
     def sweep(self, older_than_s: float, now: float | None = None) -> int:
-        """Delete images (and abandoned partial writes) older than `older_than_s`; returns how many."""
+        """Delete images older than `older_than_s`; returns how many."""
         cutoff = (time.time() if now is None else now) - older_than_s
         removed = 0
         with os.scandir(self._root) as entries:
