@@ -79,6 +79,11 @@ def _metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[s
     # usual 401 answers it (gRPC metadata keys must also be lower case).
     if authorized and authorization and authorization.isascii() and authorization.isprintable():
         metadata.append(("authorization", authorization))
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None:
+        # Forwarded as given (the server checks its format); non-ASCII cannot travel as metadata at all.
+        usable = idempotency_key.isascii() and idempotency_key.isprintable()
+        metadata.append(("idempotency-key", idempotency_key if usable else "?"))
     return tuple(metadata)
 
 

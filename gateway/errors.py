@@ -41,6 +41,9 @@ class PublicError:
         headers = dict(self.headers)
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
+        elif self.status == 409:
+            # SDKs retry every 409; a key reused with other parameters will never succeed.
+            headers["x-should-retry"] = "false"
         if self.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return headers

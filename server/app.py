@@ -18,6 +18,7 @@ from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
 from server.limits import ImageLimiter, WindowLimit, make_limiter
 from server.config import ServerSettings
+from server.idempotency import Idempotency
 from server.images.signing import UrlSigner
 from server.images.storage import LocalImageStore
 from server.instance_secret import derive_keys, load_secret
@@ -84,7 +85,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)
-    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, router, images, signer, accountant, store), server)
+    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, router, images, signer, accountant, store,
+                                                           Idempotency(store, settings.reservation_lease_s)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -93,7 +95,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    sweeper = asyncio.create_task(_sweep_forever(images, settings))
+    sweeper = asyncio.create_task(_sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
     monitor = asyncio.create_task(_watch_backends(health_servicer, store, limiter, settings.health_interval_s))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
                          accountant=accountant, background=[sweeper, monitor], live=live)
@@ -120,13 +122,17 @@ async def _watch_backends(health_servicer: health.aio.HealthServicer, store: Sto
             await health_servicer.set(SERVICE_NAME, status)
 
 
-async def _sweep_forever(images: LocalImageStore, settings: ServerSettings) -> None:
+async def _sweep_forever(images: LocalImageStore, idempotency: Idempotency, settings: ServerSettings) -> None:
+    """Housekeeping: delete image files past their URLs' expiry and idempotency keys past retention."""
     while True:
         try:
             removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + settings.sweep_grace_s, time.time())
             if removed:
                 log.info("sweeper removed %d expired images", removed)
-        except OSError:
+            purged = await idempotency.purge(time.time())
+            if purged:
+                log.info("sweeper removed %d idempotency keys past retention", purged)
+        except Exception:  # housekeeping must outlive a passing disk or database error
             log.exception("sweeper failed; retrying next interval")
         await asyncio.sleep(settings.sweep_interval_s)
 

@@ -5,6 +5,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from typing import Any, Coroutine
 
 import grpc
 import pybase64
@@ -16,16 +17,17 @@ from server.accounting.ledger import LedgerDraft
 from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
 from server.errors import NotFound, PerfError, UpstreamError
+from server.idempotency import Idempotency, fingerprint, parse_key
 from server.images.signing import UrlSigner
 from server.outages import backend
 from server.images.storage import IMAGE_ID, LocalImageStore
 from server.images.mime import MIME_BY_EXTENSION
-from server.providers.base import GeneratedImage
+from server.providers.base import GeneratedImage, Provider
 from server.request_context import REQUEST_ID, current_caller
 from server.routing import Router
 from server.store import Store
 from server.store.records import ApiKey
-from server.validation import validate
+from server.validation import GenerationRequest, validate
 
 log = logging.getLogger("perf.server")
 MICROS = 1_000_000
@@ -34,13 +36,14 @@ INLINE_WRITE_BYTES = 1024 * 1024
 
 class ImageService(pb_grpc.ImageServiceServicer):
     def __init__(self, catalog: Catalog, router: Router, images: LocalImageStore, signer: UrlSigner,
-                 accountant: Accountant, store: Store) -> None:
+                 accountant: Accountant, store: Store, idempotency: Idempotency) -> None:
         self._catalog = catalog
         self._router = router
         self._images = images
         self._signer = signer
         self._accountant = accountant
         self._store = store
+        self._idempotency = idempotency
 
     async def GenerateImages(self, request: pb.GenerateImagesRequest,
                              context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
@@ -53,7 +56,8 @@ class ImageService(pb_grpc.ImageServiceServicer):
         caller = current_caller()
         draft = LedgerDraft.start(REQUEST_ID.get(), caller, request, self._catalog.default_model)
         try:
-            return await self._generate(request, caller, draft, started, context.time_remaining())
+            return await self._generate(request, caller, draft, started, context.time_remaining(),
+                                        _metadata(context, "idempotency-key"))
         except PerfError as error:
             draft.failed(error.type)
             raise
@@ -81,10 +85,41 @@ class ImageService(pb_grpc.ImageServiceServicer):
                          draft.entry(latency_ms), exc_info=True)
 
     async def _generate(self, request: pb.GenerateImagesRequest, caller: ApiKey, draft: LedgerDraft,
-                        started: float, time_remaining: float | None) -> pb.GenerateImagesResponse:
+                        started: float, time_remaining: float | None,
+                        idempotency_key: str | None) -> pb.GenerateImagesResponse:
         valid = validate(request, self._catalog)
         draft.validated(valid)
         provider = self._router.provider_for(caller, valid.model)
+        claim = None
+        if idempotency_key is not None:
+            max_cost = request.max_cost_per_call if request.HasField("max_cost_per_call") else None
+            outcome = await self._idempotency.begin(caller, parse_key(idempotency_key), fingerprint(valid, max_cost),
+                                                    REQUEST_ID.get())
+            if isinstance(outcome, bytes):
+                draft.replayed()
+                return pb.GenerateImagesResponse.FromString(outcome)
+            claim = outcome
+        try:
+            response = await self._generate_once(valid, provider, caller, draft, started, time_remaining)
+        except BaseException:
+            if claim is not None:
+                await self._tracked_quietly(self._idempotency.release(claim))
+            raise
+        if claim is not None:
+            # Stored before the response leaves, so a retry that arrives at once is already a replay.
+            await self._tracked_quietly(self._idempotency.complete(claim, response))
+        return response
+
+    async def _tracked_quietly(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await self._accountant.tasks.shielded(work)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the generation's outcome stands; a lost claim only weakens a later retry
+            log.exception("idempotency bookkeeping failed request_id=%s", REQUEST_ID.get())
+
+    async def _generate_once(self, valid: GenerationRequest, provider: Provider, caller: ApiKey, draft: LedgerDraft,
+                             started: float, time_remaining: float | None) -> pb.GenerateImagesResponse:
         accountant = self._accountant
         hold = await accountant.reserve(caller, valid.n, valid.cost_micros)
         try:
@@ -161,6 +196,13 @@ class ImageService(pb_grpc.ImageServiceServicer):
             raise NotFound("no such image")
         data, mime = found
         return pb.ImageContent(content_type=mime, data=data, expires=request.expires)
+
+
+def _metadata(context: grpc.aio.ServicerContext, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name and isinstance(value, str):
+            return value
+    return None
 
 
 def _totals(totals: Totals) -> pb.UsageTotals:

@@ -42,6 +42,10 @@ class LedgerDraft:
     def delivered(self, images: int, cost_micros: int, upstream_model: str) -> None:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
 
+    def replayed(self) -> None:
+        """An Idempotency-Key retry answered from the stored response: nothing generated, nothing billed."""
+        self.status = "replayed"
+
     def failed(self, error_type: str) -> None:
         # Delivery figures stay: once images were delivered and their cost settled, a late failure
         # (the client hanging up during settlement) does not make that money unspent.

@@ -9,7 +9,7 @@ import asyncpg
 
 from server.store import queries as q
 from server.store.migrations import migrations
-from server.store.records import ApiKey, LedgerEntry, SpendHold, UsageRow
+from server.store.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
 
 # Any constant works; it only has to be the same for every replica applying migrations.
 _MIGRATION_LOCK = 0x70657266
@@ -108,6 +108,28 @@ class PostgresStore:
                 return False
             await conn.execute(_SQL["SETTLE_SPEND"], hold.micros, spent_micros, hold.key_id, hold.month)
             return True
+
+    async def claim_idempotency(self, record: IdempotencyRecord, now: int) -> bool:
+        r = record
+        async with self._pool.acquire() as conn, conn.transaction():
+            if _count(await conn.execute(_SQL["CLAIM_IDEMPOTENCY"], r.key_id, r.idem_key, r.fingerprint,
+                                         r.request_id, r.created_at, r.lease_until)) == 1:
+                return True
+            return _count(await conn.execute(_SQL["TAKE_OVER_IDEMPOTENCY"], r.fingerprint, r.request_id,
+                                             r.created_at, r.lease_until, r.key_id, r.idem_key, now)) == 1
+
+    async def get_idempotency(self, key_id: str, idem_key: str) -> IdempotencyRecord | None:
+        row = await self._pool.fetchrow(_SQL["GET_IDEMPOTENCY"], key_id, idem_key)
+        return IdempotencyRecord(*row) if row else None
+
+    async def complete_idempotency(self, key_id: str, idem_key: str, request_id: str, response: bytes) -> None:
+        await self._pool.execute(_SQL["COMPLETE_IDEMPOTENCY"], response, key_id, idem_key, request_id)
+
+    async def release_idempotency(self, key_id: str, idem_key: str, request_id: str) -> None:
+        await self._pool.execute(_SQL["RELEASE_IDEMPOTENCY"], key_id, idem_key, request_id)
+
+    async def purge_idempotency(self, created_before: int) -> int:
+        return await self._status_count(_SQL["PURGE_IDEMPOTENCY"], created_before)
 
     async def month_spend(self, key_id: str, month: str) -> tuple[int, int]:
         row = await self._pool.fetchrow(_SQL["MONTH_SPEND"], key_id, month)

@@ -15,7 +15,7 @@ LEDGER_COLUMNS = ("id, request_id, key_id, mode, model, provider, upstream_model
 INSERT_LEDGER = f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 USAGE = """
 SELECT key_id, mode, day, model, CAST(count(*) AS BIGINT),
-       CAST(sum(CASE WHEN status = 'ok' THEN 0 ELSE 1 END) AS BIGINT), CAST(sum(n_delivered) AS BIGINT),
+       CAST(sum(CASE WHEN status IN ('ok', 'replayed') THEN 0 ELSE 1 END) AS BIGINT), CAST(sum(n_delivered) AS BIGINT),
        CAST(sum(cost_micros) AS BIGINT), CAST(sum(billed_micros) AS BIGINT)
 FROM usage_ledger
 WHERE day >= ? AND day <= ? {key_filter}
@@ -40,3 +40,15 @@ DELETE_HOLD = "DELETE FROM spend_holds WHERE id = ?"
 SETTLE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros - ?, spent_micros = spent_micros + ? "
                 "WHERE key_id = ? AND month = ?")
 MONTH_SPEND = "SELECT spent_micros, reserved_micros FROM spend_months WHERE key_id = ? AND month = ?"
+
+IDEMPOTENCY_COLUMNS = "key_id, idem_key, fingerprint, state, request_id, response, created_at, lease_until"
+CLAIM_IDEMPOTENCY = (f"INSERT INTO idempotency_keys ({IDEMPOTENCY_COLUMNS}) VALUES (?, ?, ?, 'started', ?, NULL, ?, ?) "
+                     "ON CONFLICT (key_id, idem_key) DO NOTHING")
+# A claim whose lease ran out is taken over only if nothing was ever completed under it.
+TAKE_OVER_IDEMPOTENCY = ("UPDATE idempotency_keys SET fingerprint = ?, request_id = ?, created_at = ?, lease_until = ? "
+                         "WHERE key_id = ? AND idem_key = ? AND state = 'started' AND lease_until <= ?")
+GET_IDEMPOTENCY = f"SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key_id = ? AND idem_key = ?"
+COMPLETE_IDEMPOTENCY = ("UPDATE idempotency_keys SET state = 'done', response = ? "
+                        "WHERE key_id = ? AND idem_key = ? AND request_id = ?")
+RELEASE_IDEMPOTENCY = "DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ? AND request_id = ? AND state = 'started'"
+PURGE_IDEMPOTENCY = "DELETE FROM idempotency_keys WHERE created_at < ?"

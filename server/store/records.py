@@ -68,3 +68,15 @@ class SpendHold:
     month: str
     micros: int
     expires_at: int
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key_id: str
+    idem_key: str
+    fingerprint: str
+    state: str
+    request_id: str
+    response: bytes | None
+    created_at: int
+    lease_until: int

@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 
 from server.store import queries as q
 from server.store.migrations import migrations, sql_statements
-from server.store.records import ApiKey, LedgerEntry, SpendHold, UsageRow
+from server.store.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
 
 T = TypeVar("T")
 _MAX_BATCH = 256
@@ -186,6 +186,30 @@ class SqliteStore:
             return True
 
         return await self._write(settle)
+
+    async def claim_idempotency(self, record: IdempotencyRecord, now: int) -> bool:
+        def claim(db: sqlite3.Connection) -> bool:
+            r = record
+            if db.execute(q.CLAIM_IDEMPOTENCY, (r.key_id, r.idem_key, r.fingerprint, r.request_id, r.created_at,
+                                                r.lease_until)).rowcount == 1:
+                return True
+            return db.execute(q.TAKE_OVER_IDEMPOTENCY, (r.fingerprint, r.request_id, r.created_at, r.lease_until,
+                                                        r.key_id, r.idem_key, now)).rowcount == 1
+
+        return await self._write(claim)
+
+    async def get_idempotency(self, key_id: str, idem_key: str) -> IdempotencyRecord | None:
+        row = self._reader.execute(q.GET_IDEMPOTENCY, (key_id, idem_key)).fetchone()
+        return IdempotencyRecord(*row) if row else None
+
+    async def complete_idempotency(self, key_id: str, idem_key: str, request_id: str, response: bytes) -> None:
+        await self._execute(q.COMPLETE_IDEMPOTENCY, (response, key_id, idem_key, request_id))
+
+    async def release_idempotency(self, key_id: str, idem_key: str, request_id: str) -> None:
+        await self._execute(q.RELEASE_IDEMPOTENCY, (key_id, idem_key, request_id))
+
+    async def purge_idempotency(self, created_before: int) -> int:
+        return await self._execute(q.PURGE_IDEMPOTENCY, (created_before,))
 
     async def month_spend(self, key_id: str, month: str) -> tuple[int, int]:
         row = self._reader.execute(q.MONTH_SPEND, (key_id, month)).fetchone()
