@@ -17,9 +17,9 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from bench.load import LoadResult, run_burst, run_load
+from bench.load import client_name, measure, run_burst
 from tests.stack import ROOT, Stack
 
 CONCURRENCY = (1, 16, 64)
@@ -62,13 +62,13 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def row(target: str, image: str, fmt: str, concurrency: int, r: LoadResult) -> str:
+def row(target: str, image: str, fmt: str, concurrency: int, r: Any) -> str:
     return (f"| {target:<15} | {image:<17} | {fmt:<8} | {concurrency:>4} | {r.rps:>7.0f} | {r.p50:>8.2f} | "
             f"{r.p99:>8.2f} | {r.errors:>4} |")
 
 
 def part_a(duration: float, tmp: Path) -> None:
-    print("(a) 0 ms upstream, closed loop")
+    print(f"(a) 0 ms upstream, closed loop; client: {client_name()}")
     print("| target          | image             | format   | conc |   req/s | p50 (ms) | p99 (ms) | errs |")
     print("|-----------------|-------------------|----------|------|---------|----------|----------|------|")
     added: list[str] = []
@@ -77,14 +77,14 @@ def part_a(duration: float, tmp: Path) -> None:
             upstream_headers = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
             gateway_headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
             for concurrency in CONCURRENCY:
-                direct = asyncio.run(run_load(fake_url + "/v1/images/generations", lambda i: UPSTREAM_BODY,
-                                              upstream_headers, concurrency, duration))
+                direct = measure(fake_url + "/v1/images/generations", UPSTREAM_BODY, upstream_headers, concurrency,
+                                 duration)
                 print(row("fake directly", label, "b64_json", concurrency, direct), flush=True)
                 for fmt in formats:
                     body = json.dumps({"prompt": "benchmark", "model": "dall-e-3", "size": "1024x1024",
                                        "response_format": fmt}).encode()
-                    via = asyncio.run(run_load(stack.base_url + "/v1/images/generations", lambda i: body,
-                                               gateway_headers, concurrency, duration))
+                    via = measure(stack.base_url + "/v1/images/generations", body, gateway_headers, concurrency,
+                                  duration)
                     print(row("gateway+server", label, fmt, concurrency, via), flush=True)
                     if concurrency == 1:
                         added.append(f"added p50 at concurrency 1, {label}, {fmt}: {via.p50 - direct.p50:.2f} ms")

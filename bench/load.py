@@ -5,7 +5,7 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import aiohttp
 
@@ -99,3 +99,18 @@ async def run_burst(url: str, body: bytes, headers: dict[str, str], count: int,
         await asyncio.gather(*(one() for _ in range(count)))
         seconds = time.perf_counter() - start
     return LoadResult(requests=len(latencies), errors=errors, seconds=seconds, latencies_ms=tuple(latencies))
+
+
+def client_name() -> str:
+    from bench.wrk import wrk_available
+
+    return "wrk (1 thread)" if wrk_available() else "aiohttp in Python (install wrk for a cheaper client)"
+
+
+def measure(url: str, body: bytes, headers: dict[str, str], concurrency: int, duration_s: float) -> Any:
+    """One closed-loop cell with a constant body: wrk when installed, else the Python client."""
+    from bench.wrk import run_wrk, wrk_available
+
+    if wrk_available():
+        return run_wrk(url, body, headers, concurrency, duration_s)
+    return asyncio.run(run_load(url, lambda i: body, headers, concurrency, duration_s))

@@ -13,8 +13,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from bench.load import LoadResult, run_load
+from bench.load import client_name, measure, run_load
 from server.providers.sandbox import render_png
 from tests.stack import ROOT, Stack, free_port, http
 
@@ -24,7 +25,7 @@ CONCURRENCY = (1, 16, 64)
 MODEL_FOR_SIZE = {"256x256": "dall-e-2", "1024x1024": "dall-e-2"}
 
 
-def row(target: str, size: str, fmt: str, concurrency: int, result: LoadResult) -> str:
+def row(target: str, size: str, fmt: str, concurrency: int, result: Any) -> str:
     return (f"| {target:<24} | {size:<9} | {fmt:<8} | {concurrency:>4} | {result.rps:>8.0f} | {result.p50:>8.1f} | "
             f"{result.p99:>8.1f} | {result.errors:>4} |")
 
@@ -61,6 +62,7 @@ def main() -> None:
             # A key whose rate limits the benchmark never reaches; bench/accounting.py measures the limits.
             key = stack.create_key("test")
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            print(f"Test mode through gateway + server, beside a bare aiohttp handler; client: {client_name()}")
             print("| target                   | size      | format   | conc |    req/s | p50 (ms) | p99 (ms) | errs |")
             print("|--------------------------|-----------|----------|------|----------|----------|----------|------|")
             for size in SIZES:
@@ -72,8 +74,8 @@ def main() -> None:
                     for concurrency in CONCURRENCY:
                         for target, url in (("bare aiohttp", f"http://127.0.0.1:{bare_port}"),
                                             ("gateway+server", stack.base_url)):
-                            result = asyncio.run(run_load(url + "/v1/images/generations", lambda i: request,
-                                                          headers, concurrency, args.duration))
+                            result = measure(url + "/v1/images/generations", request, headers, concurrency,
+                                             args.duration)
                             print(row(target, size, fmt, concurrency, result), flush=True)
             for concurrency in (16,):
                 request_for = lambda i: json.dumps({"prompt": f"unique {i} {time.time()}", "model": "dall-e-2",  # noqa: E731
