@@ -172,3 +172,17 @@ def origin(request: web.Request) -> str:
 
 def ttl(knobs: Knobs, real_default_s: float) -> float:
     return real_default_s if knobs.image_url_ttl_s is None else knobs.image_url_ttl_s
+
+
+def blob_download(knobs: Knobs) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler for signed, blob-store-style image links (OpenAI and BFL serve them alike)."""
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        if not signed_path_ok(request, "se", "sig"):
+            return blob_denied()
+        found = request.app[FILES].get(request.match_info["key"])
+        if found is None:
+            return blob_denied()
+        return await serve_image(request, knobs, *found)
+
+    return download

@@ -226,13 +226,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             answer["result"] = task.result
         return base.json_response(answer)
 
-    async def download(request: web.Request) -> web.StreamResponse:
-        if not base.signed_path_ok(request, "se", "sig"):
-            return base.blob_denied()
-        found = request.app[base.FILES].get(request.match_info["key"])
-        if found is None:
-            return base.blob_denied()
-        return await base.serve_image(request, knobs, *found)
+    download = base.blob_download(knobs)
 
     app = base.new_app(knobs)
     app.router.add_post("/v1/{model}", submit)

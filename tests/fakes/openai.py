@@ -112,13 +112,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return base.json_response(payload)
 
-    async def download(request: web.Request) -> web.StreamResponse:
-        if not base.signed_path_ok(request, "se", "sig"):
-            return base.blob_denied()
-        found = request.app[base.FILES].get(request.match_info["key"])
-        if found is None:
-            return base.blob_denied()
-        return await base.serve_image(request, knobs, *found)
+    download = base.blob_download(knobs)
 
     app.router.add_post("/v1/images/generations", generate)
     app.router.add_get("/files/{key}.png", download)
