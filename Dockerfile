@@ -13,5 +13,5 @@ COPY server server
 RUN useradd --uid 10001 perf && mkdir -p /data/images && chown -R perf /data
 USER perf
 EXPOSE 50051 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["python", "-m", "server.probe"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["python", "-m", "server.runtime.probe"]
 CMD ["python", "-m", "server"]

@@ -23,8 +23,8 @@ from bench.load import run_load
 from server.accounting.holds import Accountant
 from server.accounting.tiers import load_tiers
 from server.limits import make_limiter
-from server.store import open_store
-from server.store.records import ApiKey, LedgerEntry
+from server.database import open_store
+from server.database.records import ApiKey, LedgerEntry
 from tests import services
 from tests.stack import Stack
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from server.app import serve
-from server.config import ServerSettings
+from server.runtime.app import serve
+from server.runtime.config import ServerSettings
 
 
 def main() -> None:

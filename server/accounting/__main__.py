@@ -10,9 +10,9 @@ import datetime as dt
 import sys
 
 from server.accounting.usage import Totals, date_range
-from server.config import ServerSettings
+from server.runtime.config import ServerSettings
 from server.errors import InvalidRequest
-from server.store import open_store
+from server.database import open_store
 
 
 def main(argv: list[str] | None = None) -> int:

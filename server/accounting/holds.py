@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from server.accounting.tiers import Tier, windows_for
 from server.errors import InvalidRequest, RateLimitExceeded
 from server.limits import Admitted, ImageLimiter, WindowState
-from server.outages import backend
-from server.store import Store
-from server.store.records import ApiKey, SpendHold
-from server.tasks import TaskTracker
+from server.runtime.outages import backend
+from server.database import Store
+from server.database.records import ApiKey, SpendHold
+from server.runtime.tasks import TaskTracker
 
 log = logging.getLogger("perf.accounting")
 

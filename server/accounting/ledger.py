@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 
 from perf.images.v1 import image_service_pb2 as pb
-from server.store.records import ApiKey, LedgerEntry
-from server.validation import GenerationRequest
+from server.database.records import ApiKey, LedgerEntry
+from server.pipeline.validation import GenerationRequest
 
 
 @dataclass

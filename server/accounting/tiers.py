@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.limits import WindowLimit
-from server.store.records import ApiKey
+from server.database.records import ApiKey
 
 MINUTE_S = 60
 DAY_S = 24 * 60 * 60

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from server.errors import InvalidRequest
-from server.store.records import UsageRow
+from server.database.records import UsageRow
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from server.catalog.model import ANY_SIZE, Catalog, CustomSizes, Deployment, ModelSpec, ProviderSpec
-from server.sizes import parse_size
+from server.catalog.sizes import parse_size
 
 DEFAULT_PATH = Path(__file__).with_name("models.toml")
 

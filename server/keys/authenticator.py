@@ -5,8 +5,8 @@ from typing import Protocol
 
 from server.errors import AuthenticationFailed
 from server.keys.tokens import key_digest, key_mode
-from server.outages import backend
-from server.store.records import ApiKey
+from server.runtime.outages import backend
+from server.database.records import ApiKey
 
 # One message for missing, malformed, unknown and revoked keys: the answer must not tell them apart.
 REFUSAL = "Invalid or missing API key. Send 'Authorization: Bearer pk_live_…' or 'pk_test_…'."

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from server.keys.issue import create_key
-from server.store import Store
+from server.database import Store
 
 
 async def ensure_first_test_key(store: Store, pepper: bytes) -> str | None:

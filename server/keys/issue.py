@@ -6,8 +6,8 @@ import time
 
 from server.accounting.tiers import load_tiers
 from server.keys.tokens import generate_key, key_digest, key_hint
-from server.store import Store
-from server.store.records import ApiKey
+from server.database import Store
+from server.database.records import ApiKey
 
 
 async def create_key(store: Store, pepper: bytes, *, mode: str, tier: str, name: str = "",

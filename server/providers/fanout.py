@@ -16,7 +16,7 @@ from typing import Awaitable, Callable, Union
 
 from server.errors import ContentPolicyViolation, PerfError
 from server.providers.base import GeneratedImage
-from server.request_context import REQUEST_ID
+from server.runtime.request_context import REQUEST_ID
 
 log = logging.getLogger("perf.upstream")
 

@@ -13,7 +13,7 @@ import io
 import pybase64
 from PIL import Image, ImageOps
 
-from server.images.mime import sniff_image_type
+from server.storage.mime import sniff_image_type
 from server.providers.base import GeneratedImage
 
 _PIL_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}

@@ -28,7 +28,7 @@ import aiohttp
 import orjson
 
 from server.errors import ProviderUnavailable, Timeout, UpstreamError
-from server.request_context import REQUEST_ID
+from server.runtime.request_context import REQUEST_ID
 
 log = logging.getLogger("perf.upstream")
 

@@ -100,7 +100,7 @@ def test_container_probe_reports_serving_and_absent(stack: Stack) -> None:
     from tests.stack import ROOT, free_port
 
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}", "PROBE_TARGET": stack.grpc_target}
-    assert subprocess.run([sys.executable, "-m", "server.probe"], env=env, cwd=ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "server.runtime.probe"], env=env, cwd=ROOT).returncode == 0
     env["PROBE_TARGET"] = f"127.0.0.1:{free_port()}"
-    absent = subprocess.run([sys.executable, "-m", "server.probe"], env=env, cwd=ROOT, capture_output=True)
+    absent = subprocess.run([sys.executable, "-m", "server.runtime.probe"], env=env, cwd=ROOT, capture_output=True)
     assert absent.returncode == 1 and b"unhealthy" in absent.stderr

@@ -42,7 +42,7 @@ class Running:
 
     @property
     def app(self) -> web.Application:
-        return self.server.app
+        return self.server.runtime.app
 
     @property
     def url(self) -> str:

@@ -16,8 +16,8 @@ from server.catalog import load_catalog
 from server.providers.base import GenerationJob, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
-from server.routing import live_job
-from server.validation import validate
+from server.pipeline.routing import live_job
+from server.pipeline.validation import validate
 from tests.fakes import bfl, google, ideogram, openai, stability
 from tests.fakes.testing import Ctx, fake
 

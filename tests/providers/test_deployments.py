@@ -11,9 +11,9 @@ from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import CatalogError, load_catalog
 from server.catalog.loader import DEFAULT_PATH
 from server.providers.sandbox import SandboxProvider
-from server.routing import Router
-from server.store.records import ApiKey
-from server.validation import validate
+from server.pipeline.routing import Router
+from server.database.records import ApiKey
+from server.pipeline.validation import validate
 
 from .support import CATALOG, job
 

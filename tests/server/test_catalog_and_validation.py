@@ -10,8 +10,8 @@ from server.catalog import CatalogError, load_catalog
 from server.catalog.loader import DEFAULT_PATH
 from server.catalog.model import CustomSizes
 from server.errors import InvalidRequest, NotFound
-from server.sizes import deliverable_size
-from server.validation import validate
+from server.catalog.sizes import deliverable_size
+from server.pipeline.validation import validate
 
 CATALOG = load_catalog()
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from server.errors import NotFound, PermissionDenied
-from server.images.signing import UrlSigner
-from server.images.storage import LocalImageStore
-from server.instance_secret import derive_keys, load_secret
+from server.storage.signing import UrlSigner
+from server.storage.local import LocalImageStore
+from server.runtime.instance_secret import derive_keys, load_secret
 from server.keys.tokens import generate_key, key_digest, key_mode
 from server.providers.sandbox import render_png
 

@@ -9,7 +9,7 @@ import pytest
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.errors import RateLimitExceeded
-from server.interceptors import RequestContextInterceptor
+from server.runtime.interceptors import RequestContextInterceptor
 
 
 class Faulty(pb_grpc.ImageServiceServicer):

@@ -13,8 +13,8 @@ from server.errors import ProviderUnavailable
 from server.limits import InProcessLimiter
 from server.limits.redis import RedisLimiter
 from server.providers.upstream import retry_after
-from server.store.records import ApiKey
-from server.store.sqlite import SqliteStore
+from server.database.records import ApiKey
+from server.database.sqlite import SqliteStore
 
 KEY = ApiKey(id="key_t", mode="live", tier="enterprise", name="", hint="", created_at=0, revoked_at=None,
              minute_limit=100, day_limit=100, monthly_cap_micros=1_000_000)

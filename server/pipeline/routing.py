@@ -7,9 +7,9 @@ import time
 from server.catalog import Catalog, Deployment, ModelSpec
 from server.errors import ProviderUnavailable
 from server.providers.base import GenerationJob, Provider
-from server.sizes import format_size, parse_size
-from server.store.records import ApiKey
-from server.validation import GenerationRequest
+from server.catalog.sizes import format_size, parse_size
+from server.database.records import ApiKey
+from server.pipeline.validation import GenerationRequest
 
 # Of the caller's remaining time, this much is kept back to store and answer after the upstream
 # answers (or to report its timeout as ours, in our format).

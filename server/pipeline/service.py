@@ -17,17 +17,17 @@ from server.accounting.ledger import LedgerDraft
 from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
 from server.errors import NotFound, PerfError, UpstreamError
-from server.idempotency import Idempotency, fingerprint, parse_key
-from server.images.signing import UrlSigner
-from server.outages import backend
-from server.images.storage import IMAGE_ID, LocalImageStore
-from server.images.mime import MIME_BY_EXTENSION
+from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
+from server.storage.signing import UrlSigner
+from server.runtime.outages import backend
+from server.storage.local import IMAGE_ID, LocalImageStore
+from server.storage.mime import MIME_BY_EXTENSION
 from server.providers.base import GeneratedImage, Provider
-from server.request_context import REQUEST_ID, current_caller
-from server.routing import Router
-from server.store import Store
-from server.store.records import ApiKey
-from server.validation import GenerationRequest, validate
+from server.runtime.request_context import REQUEST_ID, current_caller
+from server.pipeline.routing import Router
+from server.database import Store
+from server.database.records import ApiKey
+from server.pipeline.validation import GenerationRequest, validate
 
 log = logging.getLogger("perf.server")
 MICROS = 1_000_000

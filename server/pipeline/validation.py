@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import Catalog, ModelSpec
 from server.errors import InvalidRequest, NotFound
-from server.sizes import MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, deliverable_size, format_size, parse_size
+from server.catalog.sizes import MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, deliverable_size, format_size, parse_size
 
 MAX_PROMPT_CHARS = 4000
 MAX_USER_CHARS = 256

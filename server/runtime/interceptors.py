@@ -17,7 +17,7 @@ from contract.errors import ERROR_KINDS
 from server.accounting.headers import rate_limit_metadata
 from server.errors import InternalError, PerfError
 from server.keys.authenticator import Authenticator
-from server.request_context import CALLER, REQUEST_ID, accept_request_id
+from server.runtime.request_context import CALLER, REQUEST_ID, accept_request_id
 
 log = logging.getLogger("perf.server")
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from server.store import queries as q
-from server.store.migrations import migrations, sql_statements
-from server.store.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
+from server.database import queries as q
+from server.database.migrations import migrations, sql_statements
+from server.database.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
 
 T = TypeVar("T")
 _MAX_BATCH = 256

@@ -1,4 +1,4 @@
-"""Container health probe for the server: `python -m server.probe` exits 0 only when SERVING.
+"""Container health probe for the server: `python -m server.runtime.probe` exits 0 only when SERVING.
 
 Uses the synchronous gRPC API (no event loop) and only packages the image already has, so no
 grpc_health_probe binary needs downloading. PROBE_SERVICE="" checks liveness; the default checks

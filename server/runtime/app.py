@@ -17,19 +17,19 @@ from server.accounting.holds import Accountant
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
 from server.limits import ImageLimiter, WindowLimit, make_limiter
-from server.config import ServerSettings
-from server.idempotency import Idempotency
-from server.images.signing import UrlSigner
-from server.images.storage import LocalImageStore
-from server.instance_secret import derive_keys, load_secret
-from server.interceptors import AuthInterceptor, RequestContextInterceptor
+from server.runtime.config import ServerSettings
+from server.pipeline.idempotency import Idempotency
+from server.storage.signing import UrlSigner
+from server.storage.local import LocalImageStore
+from server.runtime.instance_secret import derive_keys, load_secret
+from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
 from server.providers.registry import LiveProviders, start_live_providers
 from server.providers.sandbox import SandboxProvider
-from server.routing import Router
-from server.service import ImageService
-from server.store import Store, open_store
+from server.pipeline.routing import Router
+from server.pipeline.service import ImageService
+from server.database import Store, open_store
 
 log = logging.getLogger("perf.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from server.store.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
+from server.database.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
 
 
 class Store(Protocol):
@@ -31,9 +31,9 @@ class Store(Protocol):
 async def open_store(database_url: str | None, data_dir: Path) -> Store:
     """PostgreSQL when a postgresql:// URL is configured, else the SQLite file in the data directory."""
     if database_url:
-        from server.store.postgres import PostgresStore  # asyncpg only loads when it is used
+        from server.database.postgres import PostgresStore  # asyncpg only loads when it is used
 
         return await PostgresStore.connect(database_url)
-    from server.store.sqlite import SqliteStore
+    from server.database.sqlite import SqliteStore
 
     return SqliteStore(data_dir / "perf.sqlite3")

@@ -5,7 +5,7 @@ import contextvars
 
 from contract.request_ids import REQUEST_ID as _ACCEPTED_ID
 from contract.request_ids import new_request_id
-from server.store.records import ApiKey
+from server.database.records import ApiKey
 
 REQUEST_ID = contextvars.ContextVar[str]("request_id", default="")
 CALLER = contextvars.ContextVar["ApiKey | None"]("caller", default=None)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.errors import Conflict, InvalidRequest
-from server.outages import backend
-from server.store import Store
-from server.store.records import ApiKey, IdempotencyRecord
-from server.validation import GenerationRequest
+from server.runtime.outages import backend
+from server.database import Store
+from server.database.records import ApiKey, IdempotencyRecord
+from server.pipeline.validation import GenerationRequest
 
 RETENTION_S = 24 * 60 * 60
 # RFC 8941 sf-string (the IETF draft's form) arrives quoted; a bare token is accepted too.

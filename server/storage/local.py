@@ -7,7 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
-from server.images.mime import EXTENSIONS, MIME_BY_EXTENSION, sniff_image_type
+from server.storage.mime import EXTENSIONS, MIME_BY_EXTENSION, sniff_image_type
 
 IMAGE_ID = re.compile(r"img_[0-9a-f]{32}")
 

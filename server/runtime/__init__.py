@@ -1,0 +1,1 @@
+"""The process: settings, wiring, interceptors, per-call context, background work, health probe."""
