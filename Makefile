@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 export PYTHONPATH := generated:.
 
-.PHONY: install run test proto check-proto bench key clean
+.PHONY: install run test lint proto check-proto bench key clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check server gateway contract tests bench scripts
+	$(VENV)/bin/mypy server gateway contract --ignore-missing-imports
 
 proto: $(STAMP)
 	rm -rf generated/perf

@@ -22,9 +22,9 @@ from pathlib import Path
 from bench.load import run_load
 from server.accounting.holds import Accountant
 from server.accounting.tiers import load_tiers
-from server.limits import make_limiter
 from server.database import open_store
 from server.database.records import ApiKey, LedgerEntry
+from server.limits import make_limiter
 from tests import services
 from tests.stack import Stack
 

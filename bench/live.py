@@ -15,9 +15,10 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bench.load import client_name, measure, run_burst
 from tests.stack import ROOT, Stack

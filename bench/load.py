@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -88,7 +89,7 @@ async def run_burst(url: str, body: bytes, headers: dict[str, str], count: int,
                 async with session.post(url, data=body) as response:
                     await response.read()
                     ok = response.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 ok = False
             if ok:
                 latencies.append((time.perf_counter() - sent) * 1000)

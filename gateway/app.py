@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
-from typing import AsyncIterator, Awaitable, Callable
 
 import grpc
 import orjson
@@ -19,8 +19,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from contract.request_ids import new_request_id
 from gateway.config import GatewaySettings
 from gateway.errors import PublicError, forwarded_headers, from_rpc_error, public_error
-from gateway.translate import BadRequest, generation_request, generation_response, model_json, \
-    models_response, parse_json_object, usage_request, usage_response
+from gateway.translate import (
+    BadRequest,
+    generation_request,
+    generation_response,
+    model_json,
+    models_response,
+    parse_json_object,
+    usage_request,
+    usage_response,
+)
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 

@@ -6,7 +6,8 @@ Responses: built by hand so `created`/`latency_ms` stay JSON integers (proto3 JS
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 

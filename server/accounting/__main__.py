@@ -10,9 +10,9 @@ import datetime as dt
 import sys
 
 from server.accounting.usage import Totals, date_range
-from server.runtime.config import ServerSettings
-from server.errors import InvalidRequest
 from server.database import open_store
+from server.errors import InvalidRequest
+from server.runtime.config import ServerSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _report(start: str, end: str) -> int:
     settings = ServerSettings.from_env()
-    start, end = date_range(start, end, dt.datetime.now(dt.timezone.utc).date())
+    start, end = date_range(start, end, dt.datetime.now(dt.UTC).date())
     store = await open_store(settings.database_url, settings.data_dir)
     try:
         rows = await store.usage(start, end)

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, field
 
 from server.accounting.tiers import Tier, windows_for
+from server.database import Store
+from server.database.records import ApiKey, SpendHold
 from server.errors import InvalidRequest, RateLimitExceeded
 from server.limits import Admitted, ImageLimiter, WindowState
 from server.runtime.outages import backend
-from server.database import Store
-from server.database.records import ApiKey, SpendHold
 from server.runtime.tasks import TaskTracker
 
 log = logging.getLogger("perf.accounting")

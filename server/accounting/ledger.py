@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.records import ApiKey, LedgerEntry
-from server.pipeline.validation import GenerationRequest
+from server.pipeline.requests import ImageRequest
 
 
 @dataclass
@@ -35,7 +35,7 @@ class LedgerDraft:
         return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=model, n_requested=request.n,
                    size=request.size[:32], quality=request.quality[:32], end_user=request.user[:256])
 
-    def validated(self, valid: GenerationRequest) -> None:
+    def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
         self.provider = valid.model.provider
 

@@ -5,8 +5,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.limits import WindowLimit
 from server.database.records import ApiKey
+from server.limits import WindowLimit
 
 MINUTE_S = 60
 DAY_S = 24 * 60 * 60

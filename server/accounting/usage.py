@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from server.errors import InvalidRequest
 from server.database.records import UsageRow
+from server.errors import InvalidRequest
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

@@ -6,7 +6,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from server.catalog.model import ANY_SIZE, Catalog, CustomSizes, Deployment, ModelSpec, ProviderSpec
+from server.catalog.model import (
+    ANY_SIZE,
+    Catalog,
+    CustomSizes,
+    Deployment,
+    ModelSpec,
+    ProviderSpec,
+)
 from server.catalog.sizes import parse_size
 
 DEFAULT_PATH = Path(__file__).with_name("models.toml")

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 ANY_SIZE = "any"
-Param = Union[str, int, float, bool]
+Param = str | int | float | bool
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from server.database.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
+from server.database.records import (
+    ApiKey,
+    IdempotencyRecord,
+    LedgerEntry,
+    SpendHold,
+    UsageRow,
+)
 
 
 class Store(Protocol):
@@ -31,7 +37,9 @@ class Store(Protocol):
 async def open_store(database_url: str | None, data_dir: Path) -> Store:
     """PostgreSQL when a postgresql:// URL is configured, else the SQLite file in the data directory."""
     if database_url:
-        from server.database.postgres import PostgresStore  # asyncpg only loads when it is used
+        from server.database.postgres import (
+            PostgresStore,  # asyncpg only loads when it is used
+        )
 
         return await PostgresStore.connect(database_url)
     from server.database.sqlite import SqliteStore

@@ -9,7 +9,13 @@ import asyncpg
 
 from server.database import queries as q
 from server.database.migrations import migrations
-from server.database.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
+from server.database.records import (
+    ApiKey,
+    IdempotencyRecord,
+    LedgerEntry,
+    SpendHold,
+    UsageRow,
+)
 
 # Any constant works; it only has to be the same for every replica applying migrations.
 _MIGRATION_LOCK = 0x70657266

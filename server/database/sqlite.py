@@ -13,13 +13,20 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from server.database import queries as q
 from server.database.migrations import migrations, sql_statements
-from server.database.records import ApiKey, IdempotencyRecord, LedgerEntry, SpendHold, UsageRow
+from server.database.records import (
+    ApiKey,
+    IdempotencyRecord,
+    LedgerEntry,
+    SpendHold,
+    UsageRow,
+)
 
 T = TypeVar("T")
 _MAX_BATCH = 256

@@ -10,12 +10,12 @@ import asyncio
 import sys
 from decimal import Decimal
 
-from server.runtime.config import ServerSettings
-from server.runtime.instance_secret import derive_keys, load_secret
-from server.keys.issue import create_key, revoke_key, rotate_key
-from server.keys.tokens import MODES
 from server.database import Store, open_store
 from server.database.records import ApiKey
+from server.keys.issue import create_key, revoke_key, rotate_key
+from server.keys.tokens import MODES
+from server.runtime.config import ServerSettings
+from server.runtime.instance_secret import derive_keys, load_secret
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from server.database.records import ApiKey
 from server.errors import AuthenticationFailed
 from server.keys.tokens import key_digest, key_mode
 from server.runtime.outages import backend
-from server.database.records import ApiKey
 
 # One message for missing, malformed, unknown and revoked keys: the answer must not tell them apart.
 REFUSAL = "Invalid or missing API key. Send 'Authorization: Bearer pk_live_…' or 'pk_test_…'."

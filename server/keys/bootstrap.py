@@ -1,8 +1,8 @@
 """First start: a fresh install gets one test key so the README's first request works."""
 from __future__ import annotations
 
-from server.keys.issue import create_key
 from server.database import Store
+from server.keys.issue import create_key
 
 
 async def ensure_first_test_key(store: Store, pepper: bytes) -> str | None:

@@ -5,9 +5,9 @@ import secrets
 import time
 
 from server.accounting.tiers import load_tiers
-from server.keys.tokens import generate_key, key_digest, key_hint
 from server.database import Store
 from server.database.records import ApiKey
+from server.keys.tokens import generate_key, key_digest, key_hint
 
 
 async def create_key(store: Store, pepper: bytes, *, mode: str, tier: str, name: str = "",

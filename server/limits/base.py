@@ -20,8 +20,9 @@ cannot pin capacity forever. Retry-after and reset assume pending reservations w
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 DEFAULT_LEASE_S = 600.0
 

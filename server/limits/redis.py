@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import redis.asyncio as aioredis
 

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 
 from perf.images.v1 import image_service_pb2 as pb
-from server.errors import Conflict, InvalidRequest
-from server.runtime.outages import backend
 from server.database import Store
 from server.database.records import ApiKey, IdempotencyRecord
-from server.pipeline.validation import GenerationRequest
+from server.errors import Conflict, InvalidRequest
+from server.pipeline.requests import ImageRequest
+from server.runtime.outages import backend
 
 RETENTION_S = 24 * 60 * 60
 # RFC 8941 sf-string (the IETF draft's form) arrives quoted; a bare token is accepted too.
@@ -41,8 +41,9 @@ def parse_key(raw: str) -> str:
     return match.group(1)
 
 
-def fingerprint(valid: GenerationRequest, max_cost: float | None) -> str:
+def fingerprint(valid: ImageRequest) -> str:
     """What a retry must repeat exactly: every parameter after defaults were applied."""
+    max_cost = valid.max_cost_per_call
     parts = (valid.model.id, valid.prompt, str(valid.n), valid.requested_size, valid.quality, valid.style or "",
              valid.response_format, valid.user, "" if max_cost is None else repr(max_cost))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from server.catalog import Catalog, Deployment, ModelSpec
-from server.errors import ProviderUnavailable
-from server.providers.base import GenerationJob, Provider
 from server.catalog.sizes import format_size, parse_size
 from server.database.records import ApiKey
-from server.pipeline.validation import GenerationRequest
+from server.errors import ProviderUnavailable
+from server.pipeline.requests import ImageRequest
+from server.providers.base import GenerationJob, Provider
 
 # Of the caller's remaining time, this much is kept back to store and answer after the upstream
 # answers (or to report its timeout as ours, in our format).
@@ -35,7 +35,7 @@ class Router:
                 metadata={"provider": spec.id, "env": spec.env})
         return provider
 
-    def job_for(self, caller: ApiKey, request: GenerationRequest, time_remaining: float | None) -> GenerationJob:
+    def job_for(self, caller: ApiKey, request: ImageRequest, time_remaining: float | None) -> GenerationJob:
         """The job the chosen provider gets; `time_remaining` is the caller's (gRPC) deadline in seconds."""
         if caller.is_test:
             return GenerationJob(prompt=request.prompt, model=request.model.id, upstream_model=request.model.id,
@@ -44,7 +44,7 @@ class Router:
         return live_job(request, time_remaining)
 
 
-def live_job(request: GenerationRequest, time_remaining: float | None) -> GenerationJob:
+def live_job(request: ImageRequest, time_remaining: float | None) -> GenerationJob:
     """The request in its upstream deployment's vocabulary (catalog data, see models.toml)."""
     deployment = request.model.deployment or Deployment(upstream_model=request.model.id)
     upstream_size = parse_size(deployment.size.get(format_size(request.width, request.height), ""))

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import Catalog, ModelSpec
+from server.catalog.sizes import (
+    MAX_CUSTOM_SIDE,
+    MIN_CUSTOM_SIDE,
+    deliverable_size,
+    format_size,
+    parse_size,
+)
 from server.errors import InvalidRequest, NotFound
-from server.catalog.sizes import MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, deliverable_size, format_size, parse_size
+from server.pipeline.requests import GENERATION, ImageRequest
 
 MAX_PROMPT_CHARS = 4000
 MAX_USER_CHARS = 256
@@ -23,31 +29,8 @@ _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    prompt: str
-    model: ModelSpec
-    n: int
-    requested_size: str
-    width: int
-    height: int
-    quality: str
-    style: str | None
-    response_format: str
-    user: str
-    unit_price_micros: int
 
-    @property
-    def size(self) -> str:
-        """The size that will be delivered (reported as perf.size)."""
-        return format_size(self.width, self.height)
-
-    @property
-    def cost_micros(self) -> int:
-        return self.unit_price_micros * self.n
-
-
-def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> GenerationRequest:
+def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> ImageRequest:
     prompt = _prompt(request.prompt)
     model_id = request.model if request.HasField("model") else catalog.default_model
     model = catalog.get(model_id)
@@ -74,11 +57,12 @@ def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> GenerationR
     if len(user) > MAX_USER_CHARS:
         raise InvalidRequest(f"user must be at most {MAX_USER_CHARS} characters", param="user")
     unit_price = model.price_micros(format_size(width, height), quality)
-    valid = GenerationRequest(prompt=prompt, model=model, n=n, requested_size=requested, width=width,
-                              height=height, quality=quality, style=style,
-                              response_format=response_format, user=user, unit_price_micros=unit_price)
-    if request.HasField("max_cost_per_call"):
-        _within_budget(request.max_cost_per_call, valid.cost_micros)
+    max_cost = request.max_cost_per_call if request.HasField("max_cost_per_call") else None
+    valid = ImageRequest(kind=GENERATION, prompt=prompt, model=model, n=n, requested_size=requested, width=width,
+                         height=height, quality=quality, style=style, response_format=response_format, user=user,
+                         unit_price_micros=unit_price, max_cost_per_call=max_cost)
+    if max_cost is not None:
+        _within_budget(max_cost, valid.cost_micros)
     return valid
 
 

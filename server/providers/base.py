@@ -5,10 +5,10 @@ Adapters import nothing from generated code; the service converts proto to these
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Union
+from typing import Protocol
 
 # A fixed upstream parameter from the catalog's deployment table (TOML scalars).
-Param = Union[str, int, float, bool]
+Param = str | int | float | bool
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Union
+from collections.abc import Awaitable, Callable
 
 from server.errors import ContentPolicyViolation, PerfError
 from server.providers.base import GeneratedImage
@@ -20,7 +20,7 @@ from server.runtime.request_context import REQUEST_ID
 
 log = logging.getLogger("perf.upstream")
 
-Outcome = Union[GeneratedImage, None, PerfError]
+Outcome = GeneratedImage | None | PerfError
 
 
 async def gather_images(n: int, call: Callable[[int], Awaitable[GeneratedImage | None]],

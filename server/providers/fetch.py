@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import socket
 from dataclasses import dataclass, field
+
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver

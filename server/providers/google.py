@@ -14,10 +14,21 @@ from typing import Any, Protocol
 
 import orjson
 
-from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import (
+    ContentPolicyViolation,
+    PerfError,
+    ProviderUnavailable,
+    UpstreamError,
+)
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.images import BadImage, conform, decode_b64, inspect_image
-from server.providers.upstream import Deadline, Reply, Upstream, default_retry_delay, log_call
+from server.providers.upstream import (
+    Deadline,
+    Reply,
+    Upstream,
+    default_retry_delay,
+    log_call,
+)
 
 NAME = "Google"
 RATIOS = {"1:1": 1.0, "3:4": 3 / 4, "4:3": 4 / 3, "9:16": 9 / 16, "16:9": 16 / 9}

@@ -14,7 +14,12 @@ from typing import Any
 import aiohttp
 import orjson
 
-from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import (
+    ContentPolicyViolation,
+    PerfError,
+    ProviderUnavailable,
+    UpstreamError,
+)
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher

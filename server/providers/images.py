@@ -13,8 +13,8 @@ import io
 import pybase64
 from PIL import Image, ImageOps
 
-from server.storage.mime import sniff_image_type
 from server.providers.base import GeneratedImage
+from server.storage.mime import sniff_image_type
 
 _PIL_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 _PNG_END = b"IEND\xaeB`\x82"

@@ -13,11 +13,22 @@ from typing import Any
 
 import orjson
 
-from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import (
+    ContentPolicyViolation,
+    PerfError,
+    ProviderUnavailable,
+    UpstreamError,
+)
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import BadImage, conform, decode_b64, inspect_image
-from server.providers.upstream import Deadline, Reply, Upstream, default_retry_delay, log_call
+from server.providers.upstream import (
+    Deadline,
+    Reply,
+    Upstream,
+    default_retry_delay,
+    log_call,
+)
 
 NAME = "OpenAI"
 # Where DALL·E `url` results live (Azure blob storage with a SAS signature).

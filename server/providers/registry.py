@@ -15,7 +15,12 @@ from yarl import URL
 from server.providers.base import Provider
 from server.providers.bfl import BFLProvider
 from server.providers.fetch import Fetcher, GuardedResolver
-from server.providers.google import GeminiSurface, GoogleProvider, Surface, VertexSurface
+from server.providers.google import (
+    GeminiSurface,
+    GoogleProvider,
+    Surface,
+    VertexSurface,
+)
 from server.providers.ideogram import IdeogramProvider
 from server.providers.openai import OpenAIProvider
 from server.providers.settings import ProviderSettings

@@ -6,8 +6,8 @@ token). Base URLs are spelled as each vendor's SDK spells them (OPENAI_BASE_URL 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 MIB = 1024 * 1024
 PROVIDERS = ("openai", "stability", "bfl", "ideogram", "google")

@@ -11,7 +11,12 @@ import math
 
 import aiohttp
 
-from server.errors import ContentPolicyViolation, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import (
+    ContentPolicyViolation,
+    PerfError,
+    ProviderUnavailable,
+    UpstreamError,
+)
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.images import BadImage, conform, inspect_image

@@ -21,8 +21,9 @@ import logging
 import math
 import random
 import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import orjson

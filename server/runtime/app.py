@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from dataclasses import dataclass
 
 import grpc
@@ -16,20 +15,23 @@ from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
-from server.limits import ImageLimiter, WindowLimit, make_limiter
-from server.runtime.config import ServerSettings
-from server.pipeline.idempotency import Idempotency
-from server.storage.signing import UrlSigner
-from server.storage.local import LocalImageStore
-from server.runtime.instance_secret import derive_keys, load_secret
-from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
+from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
-from server.providers.registry import LiveProviders, start_live_providers
-from server.providers.sandbox import SandboxProvider
+from server.limits import ImageLimiter, make_limiter
+from server.pipeline.delivery import Delivery
+from server.pipeline.idempotency import Idempotency
+from server.pipeline.pipeline import Pipeline
 from server.pipeline.routing import Router
 from server.pipeline.service import ImageService
-from server.database import Store, open_store
+from server.providers.registry import LiveProviders, start_live_providers
+from server.providers.sandbox import SandboxProvider
+from server.runtime.config import ServerSettings
+from server.runtime.housekeeping import sweep_forever, watch_backends
+from server.runtime.instance_secret import derive_keys, load_secret
+from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
+from server.storage.local import LocalImageStore
+from server.storage.signing import UrlSigner
 
 log = logging.getLogger("perf.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
@@ -85,8 +87,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)
-    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, router, images, signer, accountant, store,
-                                                           Idempotency(store, settings.reservation_lease_s)), server)
+    pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
+                        Idempotency(store, settings.reservation_lease_s))
+    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, pipeline, images, signer, store), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -95,46 +98,10 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    sweeper = asyncio.create_task(_sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
-    monitor = asyncio.create_task(_watch_backends(health_servicer, store, limiter, settings.health_interval_s))
+    sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
+    monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, settings.health_interval_s))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
                          accountant=accountant, background=[sweeper, monitor], live=live)
-
-
-async def _watch_backends(health_servicer: health.aio.HealthServicer, store: Store, limiter: ImageLimiter,
-                          interval_s: float) -> None:
-    """ImageService is NOT_SERVING while the store or the limiter does not answer (design.md 3)."""
-    probe_window = (WindowLimit("minute", 1, 60),)
-    serving = True
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await asyncio.wait_for(store.count_keys(), interval_s)
-            await asyncio.wait_for(limiter.peek("perf:health-probe", probe_window), interval_s)
-            healthy = True
-        except Exception as error:  # any failure to answer is "down" for readiness
-            healthy = False
-            if serving:
-                log.error("a backend is down, reporting NOT_SERVING: %r", error)
-        if healthy != serving:
-            serving = healthy
-            status = health_pb2.HealthCheckResponse.SERVING if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
-            await health_servicer.set(SERVICE_NAME, status)
-
-
-async def _sweep_forever(images: LocalImageStore, idempotency: Idempotency, settings: ServerSettings) -> None:
-    """Housekeeping: delete image files past their URLs' expiry and idempotency keys past retention."""
-    while True:
-        try:
-            removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + settings.sweep_grace_s, time.time())
-            if removed:
-                log.info("sweeper removed %d expired images", removed)
-            purged = await idempotency.purge(time.time())
-            if purged:
-                log.info("sweeper removed %d idempotency keys past retention", purged)
-        except Exception:  # housekeeping must outlive a passing disk or database error
-            log.exception("sweeper failed; retrying next interval")
-        await asyncio.sleep(settings.sweep_interval_s)
 
 
 async def serve(settings: ServerSettings) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Awaitable, Coroutine, Iterator, TypeVar
+from collections.abc import Awaitable, Coroutine, Iterator
+from typing import TypeVar
 
 log = logging.getLogger("perf.server")
 T = TypeVar("T")

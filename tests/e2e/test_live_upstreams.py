@@ -9,7 +9,7 @@ import io
 import json
 import socket
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import grpc
 import pytest

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -180,7 +180,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             items.append({"url": url, "prompt": prompt, "resolution": f"{job['w']}x{job['h']}",
                           "is_image_safe": safe, "seed": min(seed0 + i, SEED_MAX),
                           "style_type": job["style_type"]})
-        payload = {"created": datetime.now(timezone.utc).isoformat(), "data": items}
+        payload = {"created": datetime.now(UTC).isoformat(), "data": items}
         if knobs.take("malformed_body_next"):
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return base.json_response(payload)

@@ -7,8 +7,8 @@ test steer one fake and count what it billed; ``up.reset()`` restores fresh knob
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable
 
 from aiohttp import web
 
@@ -42,7 +42,7 @@ class Running:
 
     @property
     def app(self) -> web.Application:
-        return self.server.runtime.app
+        return self.server.app
 
     @property
     def url(self) -> str:

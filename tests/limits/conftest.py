@@ -3,10 +3,9 @@ when PERF_TEST_REDIS_URL is unset or Redis is unreachable."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from limits_support import Backend, redis_skip_reason
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import redis
 

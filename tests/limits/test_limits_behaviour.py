@@ -8,12 +8,11 @@ import math
 import random
 
 import pytest
+from limits_support import Backend
 
 from server.limits import Admitted, Refused, WindowLimit, make_limiter
 from server.limits.memory import InProcessLimiter
 from server.limits.redis import RedisLimiter
-
-from limits_support import Backend
 
 FREE = [WindowLimit("minute", 5, 60), WindowLimit("day", 50, 86400)]
 

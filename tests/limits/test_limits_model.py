@@ -12,11 +12,10 @@ import math
 import random
 from dataclasses import dataclass
 
-from server.limits import Admitted, InProcessLimiter, Refused, WindowLimit, WindowState
-
-from server.limits.redis import FINISH_LUA, RESERVE_LUA, RedisLimiter
-
 from limits_support import REDIS_URL, Backend, FakeClock
+
+from server.limits import Admitted, InProcessLimiter, Refused, WindowLimit, WindowState
+from server.limits.redis import FINISH_LUA, RESERVE_LUA, RedisLimiter
 
 TIME_CALL = "redis.call('TIME')"
 

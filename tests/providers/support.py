@@ -7,17 +7,18 @@ provider exactly as the server does (settings → registry → one session), and
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, AsyncIterator
+from typing import Any
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import load_catalog
+from server.pipeline.routing import live_job
+from server.pipeline.validation import validate
 from server.providers.base import GenerationJob, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
-from server.pipeline.routing import live_job
-from server.pipeline.validation import validate
 from tests.fakes import bfl, google, ideogram, openai, stability
 from tests.fakes.testing import Ctx, fake
 

@@ -10,10 +10,10 @@ import pytest
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import CatalogError, load_catalog
 from server.catalog.loader import DEFAULT_PATH
-from server.providers.sandbox import SandboxProvider
-from server.pipeline.routing import Router
 from server.database.records import ApiKey
+from server.pipeline.routing import Router
 from server.pipeline.validation import validate
+from server.providers.sandbox import SandboxProvider
 
 from .support import CATALOG, job
 

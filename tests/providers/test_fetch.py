@@ -14,7 +14,7 @@ from aiohttp import web
 from PIL import Image
 
 from server.errors import UpstreamError
-from server.providers.fetch import Allowlist, Fetcher, GuardedResolver, AddressRefused, Refused, is_public_address
+from server.providers.fetch import AddressRefused, Allowlist, Fetcher, GuardedResolver, Refused, is_public_address
 from server.providers.images import BadImage, conform, inspect_image
 from server.providers.upstream import Deadline
 from tests.fakes.images import make_image
@@ -44,7 +44,7 @@ class Canary:
         self.connections = 0
         self.port = 0
 
-    async def __aenter__(self) -> "Canary":
+    async def __aenter__(self) -> Canary:
         async def seen(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.connections += 1
             writer.close()

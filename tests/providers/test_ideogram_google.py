@@ -10,7 +10,6 @@ from tests.fakes.testing import sync
 
 from .support import job, live, repointed
 
-
 # ---------------------------------------------------------------- Ideogram
 
 

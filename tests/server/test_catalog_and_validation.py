@@ -9,8 +9,8 @@ from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import CatalogError, load_catalog
 from server.catalog.loader import DEFAULT_PATH
 from server.catalog.model import CustomSizes
-from server.errors import InvalidRequest, NotFound
 from server.catalog.sizes import deliverable_size
+from server.errors import InvalidRequest, NotFound
 from server.pipeline.validation import validate
 
 CATALOG = load_catalog()

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from server.errors import NotFound, PermissionDenied
-from server.storage.signing import UrlSigner
-from server.storage.local import LocalImageStore
-from server.runtime.instance_secret import derive_keys, load_secret
 from server.keys.tokens import generate_key, key_digest, key_mode
 from server.providers.sandbox import render_png
+from server.runtime.instance_secret import derive_keys, load_secret
+from server.storage.local import LocalImageStore
+from server.storage.signing import UrlSigner
 
 NOW = 1_800_000_000.0
 

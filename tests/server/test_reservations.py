@@ -9,12 +9,12 @@ import pytest
 
 from server.accounting.holds import Accountant, month_of
 from server.accounting.tiers import load_tiers
+from server.database.records import ApiKey
+from server.database.sqlite import SqliteStore
 from server.errors import ProviderUnavailable
 from server.limits import InProcessLimiter
 from server.limits.redis import RedisLimiter
 from server.providers.upstream import retry_after
-from server.database.records import ApiKey
-from server.database.sqlite import SqliteStore
 
 KEY = ApiKey(id="key_t", mode="live", tier="enterprise", name="", hint="", created_at=0, revoked_at=None,
              minute_limit=100, day_limit=100, monthly_cap_micros=1_000_000)

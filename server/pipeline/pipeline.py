@@ -1,0 +1,154 @@
+"""The one request path every kind of request takes, over either protocol:
+
+    validate → (idempotency) → limit + reserve → route → provider → deliver → settle → ledger row
+
+A kind (generation today; edits and variations later) differs only in how its proto request is
+validated into an ImageRequest; everything after that is shared. Every exit, error or
+cancellation included, leaves exactly one ledger row and gives back whatever was not spent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from perf.images.v1 import image_service_pb2 as pb
+from server.accounting.holds import WINDOW_STATES, Accountant
+from server.accounting.ledger import LedgerDraft
+from server.catalog import Catalog
+from server.database import Store
+from server.database.records import ApiKey
+from server.errors import PerfError, UpstreamError
+from server.pipeline.delivery import Delivery
+from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
+from server.pipeline.requests import ImageRequest
+from server.pipeline.routing import Router
+from server.providers.base import Provider
+
+log = logging.getLogger("perf.server")
+MICROS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who asks, under which request id, until when, and with which Idempotency-Key."""
+
+    caller: ApiKey
+    request_id: str
+    time_remaining: float | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of request: its name and how its proto message becomes an ImageRequest."""
+
+    name: str
+    validate: Callable[[Any, Catalog], ImageRequest]
+
+
+class Pipeline:
+    def __init__(self, catalog: Catalog, router: Router, delivery: Delivery, accountant: Accountant, store: Store,
+                 idempotency: Idempotency) -> None:
+        self._catalog = catalog
+        self._router = router
+        self._delivery = delivery
+        self._accountant = accountant
+        self._store = store
+        self._idempotency = idempotency
+
+    async def run(self, kind: Kind, request: Any, call: Call) -> pb.GenerateImagesResponse:
+        with self._accountant.tasks.handler():
+            started = time.perf_counter()
+            draft = LedgerDraft.start(call.request_id, call.caller, request, self._catalog.default_model)
+            try:
+                return await self._validated(kind, request, call, draft, started)
+            except PerfError as error:
+                draft.failed(error.type)
+                raise
+            except asyncio.CancelledError:
+                draft.failed("cancelled")
+                raise
+            except Exception:
+                draft.failed("internal_error")
+                raise
+            finally:
+                await self._record(draft, int((time.perf_counter() - started) * 1000))
+                if WINDOW_STATES.get() is None:
+                    await self._headers_without_reservation(call.caller)
+
+    async def _validated(self, kind: Kind, request: Any, call: Call, draft: LedgerDraft,
+                         started: float) -> pb.GenerateImagesResponse:
+        valid = kind.validate(request, self._catalog)
+        draft.validated(valid)
+        provider = self._router.provider_for(call.caller, valid.model)
+        if call.idempotency_key is None:
+            return await self._generate(valid, provider, call, draft, started)
+        outcome = await self._idempotency.begin(call.caller, parse_key(call.idempotency_key), fingerprint(valid),
+                                                call.request_id)
+        if isinstance(outcome, bytes):
+            draft.replayed()
+            return pb.GenerateImagesResponse.FromString(outcome)
+        try:
+            response = await self._generate(valid, provider, call, draft, started)
+        except BaseException:
+            await self._tracked_quietly(self._idempotency.release(outcome), call)
+            raise
+        # Stored before the response leaves, so a retry that arrives at once is already a replay.
+        await self._tracked_quietly(self._idempotency.complete(outcome, response), call)
+        return response
+
+    async def _generate(self, valid: ImageRequest, provider: Provider, call: Call, draft: LedgerDraft,
+                        started: float) -> pb.GenerateImagesResponse:
+        accountant = self._accountant
+        hold = await accountant.reserve(call.caller, valid.n, valid.cost_micros)
+        try:
+            job = self._router.job_for(call.caller, valid, call.time_remaining)
+            result = await provider.generate(job)
+            # Never more than was asked for and reserved, whatever an upstream sends back.
+            images = result.images[: valid.n]
+            if not images:
+                raise UpstreamError("the provider returned no images")
+            data = await self._delivery.deliver(images, valid.response_format, result.revised_prompt)
+            # Only delivered images are billed (an upstream may withhold some).
+            cost_micros = valid.unit_price_micros * len(images)
+            draft.delivered(len(images), cost_micros, result.model_used)
+            await accountant.settle(hold, cost_micros)
+        except BaseException:
+            await accountant.release(hold)
+            raise
+        return pb.GenerateImagesResponse(
+            created=int(time.time()),
+            data=data,
+            perf=pb.Perf(request_id=call.request_id, model_used=result.model_used, size=valid.size,
+                         quality=valid.quality, cost_usd=cost_micros / MICROS,
+                         latency_ms=int((time.perf_counter() - started) * 1000)))
+
+    async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
+        """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it."""
+        try:
+            await self._accountant.tasks.shielded(self._store.record(draft.entry(latency_ms)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The generation's outcome stands (its money is already settled); losing the row is logged
+            # loudly rather than turned into an error that would hide what really happened.
+            log.critical("LEDGER WRITE FAILED request_id=%s key=%s entry=%r", draft.request_id, draft.key.id,
+                         draft.entry(latency_ms), exc_info=True)
+
+    async def _tracked_quietly(self, work: Coroutine[Any, Any, None], call: Call) -> None:
+        try:
+            await self._accountant.tasks.shielded(work)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the generation's outcome stands; a lost claim only weakens a later retry
+            log.exception("idempotency bookkeeping failed request_id=%s", call.request_id)
+
+    async def _headers_without_reservation(self, caller: ApiKey) -> None:
+        try:
+            await self._accountant.peek(caller)
+        except Exception:  # headers are a courtesy; never turn a response into an error for them
+            log.warning("could not read rate-limit state for key=%s", caller.id, exc_info=True)

@@ -1,0 +1,54 @@
+"""Background work of a running server: readiness from its backends, and deleting what expired."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from grpc_health.v1 import health, health_pb2
+
+from perf.images.v1 import image_service_pb2 as pb
+from server.database import Store
+from server.limits import ImageLimiter, WindowLimit
+from server.pipeline.idempotency import Idempotency
+from server.runtime.config import ServerSettings
+from server.storage.local import LocalImageStore
+
+log = logging.getLogger("perf.server")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
+
+
+async def watch_backends(health_servicer: health.aio.HealthServicer, store: Store, limiter: ImageLimiter,
+                          interval_s: float) -> None:
+    """ImageService is NOT_SERVING while the store or the limiter does not answer (design.md 3)."""
+    probe_window = (WindowLimit("minute", 1, 60),)
+    serving = True
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.wait_for(store.count_keys(), interval_s)
+            await asyncio.wait_for(limiter.peek("perf:health-probe", probe_window), interval_s)
+            healthy = True
+        except Exception as error:  # any failure to answer is "down" for readiness
+            healthy = False
+            if serving:
+                log.error("a backend is down, reporting NOT_SERVING: %r", error)
+        if healthy != serving:
+            serving = healthy
+            status = health_pb2.HealthCheckResponse.SERVING if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
+            await health_servicer.set(SERVICE_NAME, status)
+
+
+async def sweep_forever(images: LocalImageStore, idempotency: Idempotency, settings: ServerSettings) -> None:
+    """Housekeeping: delete image files past their URLs' expiry and idempotency keys past retention."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + settings.sweep_grace_s, time.time())
+            if removed:
+                log.info("sweeper removed %d expired images", removed)
+            purged = await idempotency.purge(time.time())
+            if purged:
+                log.info("sweeper removed %d idempotency keys past retention", purged)
+        except Exception:  # housekeeping must outlive a passing disk or database error
+            log.exception("sweeper failed; retrying next interval")
+        await asyncio.sleep(settings.sweep_interval_s)
