@@ -5,7 +5,6 @@ from server.catalog.model import (
     CustomSizes,
     Deployment,
     ModelSpec,
-    ProviderSpec,
 )
 
-__all__ = ["Catalog", "CatalogError", "CustomSizes", "Deployment", "ModelSpec", "ProviderSpec", "load_catalog"]
+__all__ = ["Catalog", "CatalogError", "CustomSizes", "Deployment", "ModelSpec", "load_catalog"]

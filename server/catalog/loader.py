@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,6 @@ from server.catalog.model import (
     CustomSizes,
     Deployment,
     ModelSpec,
-    ProviderSpec,
 )
 from server.catalog.sizes import parse_size
 
@@ -23,30 +23,28 @@ class CatalogError(ValueError):
     """The catalog file is wrong; the message says where."""
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
+def load_catalog(path: Path | None = None, providers: Collection[str] | None = None) -> Catalog:
+    """The catalog at `path`; every model's provider must be one of `providers` (default: the registered ones)."""
+    if providers is None:
+        from server.providers.registry import declared  # the adapters are only imported when asked for
+
+        providers = tuple(declared())
     with open(path or DEFAULT_PATH, "rb") as fh:
         raw = tomllib.load(fh)
-    providers = {pid: _provider(pid, spec) for pid, spec in raw.get("providers", {}).items()}
     deployments = raw.get("deployments", {})
     models = {mid: _model(mid, spec, providers, deployments.get(mid)) for mid, spec in raw.get("models", {}).items()}
     if not models:
         raise CatalogError("catalog defines no models")
     for mid in set(deployments) - set(models):
         raise CatalogError(f"deployment {mid}: no such model")
-    catalog = Catalog(models=models, providers=providers)
+    catalog = Catalog(models=models)
     if catalog.default_model not in models:
         raise CatalogError(f"default model {catalog.default_model!r} is not in the catalog")
     return catalog
 
 
-def _provider(pid: str, spec: dict[str, Any]) -> ProviderSpec:
-    try:
-        return ProviderSpec(id=pid, name=str(spec["name"]), env=str(spec["env"]))
-    except KeyError as missing:
-        raise CatalogError(f"provider {pid}: missing {missing}") from None
 
-
-def _model(mid: str, spec: dict[str, Any], providers: dict[str, ProviderSpec], deployment: Any) -> ModelSpec:
+def _model(mid: str, spec: dict[str, Any], providers: Collection[str], deployment: Any) -> ModelSpec:
     where = f"model {mid}"
     try:
         provider = str(spec["provider"])

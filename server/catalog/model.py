@@ -16,12 +16,6 @@ class CustomSizes:
     deliverable: tuple[tuple[int, int], ...] = ()
 
 
-@dataclass(frozen=True)
-class ProviderSpec:
-    id: str
-    name: str
-    env: str
-
 
 @dataclass(frozen=True)
 class Deployment:
@@ -70,7 +64,6 @@ class ModelSpec:
 @dataclass(frozen=True)
 class Catalog:
     models: dict[str, ModelSpec]
-    providers: dict[str, ProviderSpec]
     default_model: str = "dall-e-3"
 
     def get(self, model_id: str) -> ModelSpec | None:

@@ -3,6 +3,7 @@ upstream deployment (catalog data) for live keys."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from server.catalog import Catalog, Deployment, ModelSpec
 from server.catalog.sizes import format_size, parse_size
@@ -10,6 +11,7 @@ from server.database.records import ApiKey
 from server.errors import ProviderUnavailable
 from server.pipeline.requests import ImageRequest
 from server.providers.base import GenerationJob, Provider
+from server.providers.plugin import ProviderPlugin
 
 # Of the caller's remaining time, this much is kept back to store and answer after the upstream
 # answers (or to report its timeout as ours, in our format).
@@ -18,21 +20,24 @@ DEADLINE_MARGIN_SHARE = 0.1
 
 
 class Router:
-    def __init__(self, catalog: Catalog, sandbox: Provider, live: dict[str, Provider] | None = None) -> None:
+    def __init__(self, catalog: Catalog, sandbox: Provider, live: dict[str, Provider] | None = None,
+                 plugins: Mapping[str, ProviderPlugin] | None = None) -> None:
         self._catalog = catalog
         self._sandbox = sandbox
         self._live = live or {}
+        self._plugins = plugins or {}
 
     def provider_for(self, caller: ApiKey, model: ModelSpec) -> Provider:
         if caller.is_test:
             return self._sandbox
         provider = self._live.get(model.provider)
         if provider is None:
-            spec = self._catalog.providers[model.provider]
+            plugin = self._plugins.get(model.provider)
+            name, env = (plugin.name, plugin.hint) if plugin else (model.provider, "its settings")
             raise ProviderUnavailable(
-                f"{model.id} is served by {spec.name}, which is not configured on this gateway: set {spec.env}. "
+                f"{model.id} is served by {name}, which is not configured on this gateway: set {env}. "
                 "Test keys (pk_test_…) work without it.",
-                metadata={"provider": spec.id, "env": spec.env})
+                metadata={"provider": model.provider, "env": env})
         return provider
 
     def job_for(self, caller: ApiKey, request: ImageRequest, time_remaining: float | None) -> GenerationJob:

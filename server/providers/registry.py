@@ -1,31 +1,44 @@
-"""Builds the live providers from the settings: one aiohttp session per configured upstream.
+"""Finds the provider plugins and builds the configured ones: one aiohttp session per upstream.
 
-An upstream is live when its key is set; the others stay absent, and the router answers 503
-naming the variable. Sessions are bound to the event loop, so build them inside it
-(`await start_live_providers(...)`) and `await live.close()` at shutdown.
+Built-ins are the modules of server/providers/adapters/ that define ``PROVIDER``; operators may
+add their own with PERF_PROVIDER_MODULES (comma-separated importable module names), through the
+same seam. A provider is live when its plugin says it is configured (normally: its key is set);
+the others stay absent, and the router answers 503 naming what to set. Sessions are bound to the
+event loop, so build inside it (``await start_live_providers(...)``) and ``await live.close()``
+at shutdown.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from server.providers import adapters
 from server.providers.base import Provider
-from server.providers.bfl import BFLProvider
 from server.providers.fetch import Fetcher, GuardedResolver
-from server.providers.google import (
-    GeminiSurface,
-    GoogleProvider,
-    Surface,
-    VertexSurface,
-)
-from server.providers.ideogram import IdeogramProvider
-from server.providers.openai import OpenAIProvider
+from server.providers.plugin import ProviderPlugin
 from server.providers.settings import ProviderSettings
-from server.providers.stability import StabilityProvider
 from server.providers.upstream import Upstream
+
+
+def declared(extra_modules: Iterable[str] = ()) -> dict[str, ProviderPlugin]:
+    """Every provider plugin by id: the built-in adapters, then `extra_modules` (which may override)."""
+    names = [f"{adapters.__name__}.{info.name}" for info in pkgutil.iter_modules(adapters.__path__)]
+    plugins: dict[str, ProviderPlugin] = {}
+    for name in [*sorted(names), *extra_modules]:
+        plugin = getattr(importlib.import_module(name), "PROVIDER", None)
+        if isinstance(plugin, ProviderPlugin):
+            plugins[plugin.id] = plugin
+    return plugins
+
+
+def plugins_from_env(env: Mapping[str, str]) -> dict[str, ProviderPlugin]:
+    extra = [m.strip() for m in env.get("PERF_PROVIDER_MODULES", "").split(",") if m.strip()]
+    return declared(extra)
 
 
 @dataclass
@@ -39,60 +52,46 @@ class LiveProviders:
         self.sessions.clear()
 
 
-class _Builder:
-    def __init__(self, settings: ProviderSettings, live: LiveProviders) -> None:
-        self.s = settings
-        self.live = live
+@dataclass
+class _Kit:
+    """The BuildKit one plugin's builder gets."""
 
-    def upstream(self, provider: str, display: str, base_url: str) -> tuple[Upstream, Fetcher]:
-        s = self.s
-        origin = URL(base_url)
+    plugin: ProviderPlugin
+    settings: ProviderSettings
+    live: LiveProviders
+    values: Mapping[str, str]
+
+    @property
+    def max_pixels(self) -> int:
+        return self.settings.max_image_pixels
+
+    @property
+    def default_deadline_s(self) -> float:
+        return self.settings.default_deadline_s
+
+    def connect(self, base_url: str) -> tuple[Upstream, Fetcher]:
+        s, origin = self.settings, URL(base_url)
         # The operator chose the base URL (possibly an in-cluster proxy): its DNS answers are trusted.
         trusted = s.insecure_http_hosts | {f"{(origin.raw_host or '').lower()}:{origin.port}"}
-        cap = max(1, s.concurrency.get(provider, 16))
+        cap = s.concurrency_for(self.plugin)
         connector = aiohttp.TCPConnector(resolver=GuardedResolver(trusted), limit=2 * cap + 8, ttl_dns_cache=60)
         # No total timeout: a generation may take a minute; each call is bounded by the request's deadline.
         session = aiohttp.ClientSession(connector=connector, trust_env=False,
                                         timeout=aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout_s))
         self.live.sessions.append(session)
-        fetcher = Fetcher(display, session, insecure_hosts=s.insecure_http_hosts, max_bytes=s.download_max_bytes,
+        name = self.plugin.name
+        fetcher = Fetcher(name, session, insecure_hosts=s.insecure_http_hosts, max_bytes=s.download_max_bytes,
                           max_pixels=s.max_image_pixels, connect_s=s.connect_timeout_s,
                           read_s=s.download_read_timeout_s)
-        return Upstream(display, session, cap, s.download_read_timeout_s), fetcher
-
-    def common(self) -> dict[str, Any]:
-        return {"default_deadline_s": self.s.default_deadline_s}
+        return Upstream(name, session, cap, s.download_read_timeout_s), fetcher
 
 
-async def start_live_providers(settings: ProviderSettings) -> LiveProviders:
+async def start_live_providers(settings: ProviderSettings,
+                               plugins: Mapping[str, ProviderPlugin] | None = None) -> LiveProviders:
     """The configured upstreams, keyed by the catalog's provider ids."""
-    s, live = settings, LiveProviders()
-    b = _Builder(settings, live)
-    if s.openai_api_key:
-        up, fetcher = b.upstream("openai", "OpenAI", s.openai_base_url)
-        live.providers["openai"] = OpenAIProvider(up, fetcher, api_key=s.openai_api_key, base_url=s.openai_base_url,
-                                                  max_pixels=s.max_image_pixels, **b.common())
-    if s.stability_api_key:
-        up, _ = b.upstream("stability", "Stability AI", s.stability_base_url)
-        live.providers["stability"] = StabilityProvider(up, api_key=s.stability_api_key,
-                                                        base_url=s.stability_base_url,
-                                                        max_pixels=s.max_image_pixels, **b.common())
-    if s.bfl_api_key:
-        up, fetcher = b.upstream("bfl", "Black Forest Labs", s.bfl_base_url)
-        live.providers["bfl"] = BFLProvider(up, fetcher, api_key=s.bfl_api_key, base_url=s.bfl_base_url,
-                                            poll_interval_s=s.bfl_poll_interval_s, **b.common())
-    if s.ideogram_api_key:
-        up, fetcher = b.upstream("ideogram", "Ideogram", s.ideogram_base_url)
-        live.providers["ideogram"] = IdeogramProvider(up, fetcher, api_key=s.ideogram_api_key,
-                                                      base_url=s.ideogram_base_url, **b.common())
-    surface: Surface | None = None
-    if s.vertex_configured and s.vertex_project:
-        surface = VertexSurface(s.vertex_project, s.vertex_location, s.vertex_base_url, s.vertex_access_token,
-                                s.vertex_access_token_file)
-        base = s.vertex_base_url or f"https://{s.vertex_location}-aiplatform.googleapis.com"
-    elif s.gemini_api_key:
-        surface, base = GeminiSurface(s.gemini_api_key, s.gemini_base_url), s.gemini_base_url
-    if surface is not None:
-        up, _ = b.upstream("google", "Google", base)
-        live.providers["google"] = GoogleProvider(up, surface, max_pixels=s.max_image_pixels, **b.common())
+    live = LiveProviders()
+    for plugin in (plugins if plugins is not None else plugins_from_env(settings.env)).values():
+        values = settings.values_for(plugin)
+        if plugin.is_configured(values):
+            live.providers[plugin.id] = plugin.build(_Kit(plugin, settings, live, values))
     return live

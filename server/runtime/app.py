@@ -24,7 +24,7 @@ from server.pipeline.idempotency import Idempotency
 from server.pipeline.pipeline import Pipeline
 from server.pipeline.routing import Router
 from server.pipeline.service import ImageService
-from server.providers.registry import LiveProviders, start_live_providers
+from server.providers.registry import LiveProviders, plugins_from_env, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.runtime.config import ServerSettings
 from server.runtime.housekeeping import sweep_forever, watch_backends
@@ -61,7 +61,6 @@ class RunningServer:
 
 
 async def start_server(settings: ServerSettings) -> RunningServer:
-    catalog = load_catalog()
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
     limiter = make_limiter(settings.redis_url, settings.redis_prefix, lease_s=settings.reservation_lease_s)
@@ -72,8 +71,10 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     images = LocalImageStore(settings.data_dir / "images")
     signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
     # One aiohttp session per configured upstream, created here inside the running loop.
-    live = await start_live_providers(settings.providers)
-    router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers)
+    plugins = plugins_from_env(settings.providers.env)
+    catalog = load_catalog(providers=tuple(plugins))
+    live = await start_live_providers(settings.providers, plugins)
+    router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
 
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -27,29 +27,26 @@ FACTORIES = {"openai": openai.make_app, "stability": stability.make_app, "bfl": 
              "ideogram": ideogram.make_app, "google": google.make_app}
 
 
-def settings_for(kind: str, url: str, **overrides: Any) -> ProviderSettings:
+def settings_for(kind: str, url: str, **env: str) -> ProviderSettings:
+    """Settings as the server would read them from an environment pointing `kind` at the fake at `url`."""
     host_port = url.split("://", 1)[1]
-    fields: dict[str, Any] = {"insecure_http_hosts": frozenset({host_port}), "bfl_poll_interval_s": 0.01,
-                              "default_deadline_s": 10.0}
-    if kind == "openai":
-        fields.update(openai_api_key="test-key", openai_base_url=url + "/v1")
-    elif kind == "stability":
-        fields.update(stability_api_key="test-key", stability_base_url=url)
-    elif kind == "bfl":
-        fields.update(bfl_api_key="test-key", bfl_base_url=url)
-    elif kind == "ideogram":
-        fields.update(ideogram_api_key="test-key", ideogram_base_url=url)
-    elif kind == "google":
-        fields.update(gemini_api_key="test-key", gemini_base_url=url)
-    elif kind == "vertex":
-        fields.update(vertex_project="proj", vertex_location="us-central1", vertex_access_token="test-key",
-                      vertex_base_url=url)
-    fields.update(overrides)
-    return ProviderSettings(**fields)
+    values = {"PERF_INSECURE_HTTP_HOSTS": host_port, "PERF_BFL_POLL_INTERVAL_SECONDS": "0.01",
+              "PERF_UPSTREAM_DEADLINE_SECONDS": "10"}
+    values.update({
+        "openai": {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": url + "/v1"},
+        "stability": {"STABILITY_API_KEY": "test-key", "STABILITY_BASE_URL": url},
+        "bfl": {"BFL_API_KEY": "test-key", "BFL_BASE_URL": url},
+        "ideogram": {"IDEOGRAM_API_KEY": "test-key", "IDEOGRAM_BASE_URL": url},
+        "google": {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": url},
+        "vertex": {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1", "VERTEX_ACCESS_TOKEN": "test-key",
+                   "VERTEX_BASE_URL": url},
+    }[kind])
+    values.update(env)
+    return ProviderSettings.from_env(values)
 
 
 @asynccontextmanager
-async def live(kind: str, settings: dict[str, Any] | None = None,
+async def live(kind: str, settings: dict[str, str] | None = None,
                **knobs: Any) -> AsyncIterator[tuple[Provider, Ctx]]:
     factory = FACTORIES["google" if kind == "vertex" else kind]
     async with fake(factory, **knobs) as c:

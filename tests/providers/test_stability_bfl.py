@@ -72,7 +72,7 @@ async def test_stability_one_failed_call_of_three_still_delivers_two() -> None:
 
 @sync
 async def test_stability_fan_out_respects_the_concurrency_cap() -> None:
-    async with live("stability", {"concurrency": {"stability": 1}}, latency_s=0.1) as (provider, c):
+    async with live("stability", {"PERF_STABILITY_MAX_CONCURRENCY": "1"}, latency_s=0.1) as (provider, c):
         started = time.monotonic()
         await provider.generate(job("stable-diffusion-3", n=3))
     assert time.monotonic() - started >= 0.3  # one at a time
@@ -140,7 +140,7 @@ async def test_bfl_result_redirecting_to_metadata_is_refused() -> None:
 
 @sync
 async def test_bfl_endless_result_body_stops_at_the_size_cap() -> None:
-    async with live("bfl", {"download_max_bytes": 1 << 20}, endless_image_body=True) as (provider, c):
+    async with live("bfl", {"PERF_DOWNLOAD_MAX_BYTES": str(1 << 20)}, endless_image_body=True) as (provider, c):
         started = time.monotonic()
         with pytest.raises(UpstreamError, match="will not fetch"):
             await provider.generate(job("flux-pro"))

@@ -22,6 +22,7 @@ from server.errors import (
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import BadImage, conform, decode_b64, inspect_image
+from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
     Reply,
@@ -123,3 +124,19 @@ def error_for(reply: Reply) -> PerfError:
         return ProviderUnavailable(f"{NAME} does not serve the configured model; the operator must "
                                    "repoint it in the catalog")
     return UpstreamError(f"{NAME} failed with status {reply.status}" + (f" ({code})" if code else ""))
+
+
+def build(kit: BuildKit) -> OpenAIProvider:
+    base_url = kit.values["OPENAI_BASE_URL"]
+    upstream, fetcher = kit.connect(base_url)
+    return OpenAIProvider(upstream, fetcher, api_key=kit.values["OPENAI_API_KEY"], base_url=base_url,
+                          max_pixels=kit.max_pixels, default_deadline_s=kit.default_deadline_s)
+
+
+PROVIDER = ProviderPlugin(
+    id="openai", name=NAME, build=build,
+    settings=(Setting("OPENAI_API_KEY", secret=True, doc="OpenAI API key"),
+              # As the openai SDK spells it, including /v1.
+              Setting("OPENAI_BASE_URL", "https://api.openai.com/v1")),
+    # OpenAI limits rate, not concurrency.
+    default_concurrency=1024)

@@ -17,6 +17,7 @@ from server.providers.base import GeneratedImage, GenerationJob, GenerationResul
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
 from server.providers.images import conform
+from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Black Forest Labs"
@@ -116,3 +117,20 @@ def error_for(reply: Reply) -> PerfError:
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}")
+
+
+def build(kit: BuildKit) -> BFLProvider:
+    base_url = kit.values["BFL_BASE_URL"]
+    upstream, fetcher = kit.connect(base_url)
+    return BFLProvider(upstream, fetcher, api_key=kit.values["BFL_API_KEY"], base_url=base_url,
+                       poll_interval_s=float(kit.values["PERF_BFL_POLL_INTERVAL_SECONDS"]),
+                       default_deadline_s=kit.default_deadline_s)
+
+
+PROVIDER = ProviderPlugin(
+    id="bfl", name=NAME, build=build,
+    settings=(Setting("BFL_API_KEY", secret=True, doc="Black Forest Labs API key"),
+              Setting("BFL_BASE_URL", "https://api.bfl.ai"),
+              Setting("PERF_BFL_POLL_INTERVAL_SECONDS", "0.5", doc="time between polls")),
+    # BFL allows 24 active tasks per key (providers.md 3.1).
+    default_concurrency=24)

@@ -24,6 +24,7 @@ from server.providers.base import GeneratedImage, GenerationJob, GenerationResul
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import conform
+from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Ideogram"
@@ -114,3 +115,18 @@ def error_for(reply: Reply) -> PerfError:
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}")
+
+
+def build(kit: BuildKit) -> IdeogramProvider:
+    base_url = kit.values["IDEOGRAM_BASE_URL"]
+    upstream, fetcher = kit.connect(base_url)
+    return IdeogramProvider(upstream, fetcher, api_key=kit.values["IDEOGRAM_API_KEY"], base_url=base_url,
+                            default_deadline_s=kit.default_deadline_s)
+
+
+PROVIDER = ProviderPlugin(
+    id="ideogram", name=NAME, build=build,
+    settings=(Setting("IDEOGRAM_API_KEY", secret=True, doc="Ideogram API key"),
+              Setting("IDEOGRAM_BASE_URL", "https://api.ideogram.ai")),
+    # Ideogram allows 10 in-flight requests by default (providers.md 4.1).
+    default_concurrency=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -22,6 +23,7 @@ from server.errors import (
 )
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.images import BadImage, conform, decode_b64, inspect_image
+from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
     Reply,
@@ -159,3 +161,36 @@ def error_for(reply: Reply, env: str) -> PerfError:
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status} ({error.get('status', 'no status')})")
+
+
+def _vertex(values: Mapping[str, str]) -> bool:
+    return bool(values.get("VERTEX_PROJECT") and (values.get("VERTEX_ACCESS_TOKEN")
+                                                  or values.get("VERTEX_ACCESS_TOKEN_FILE")))
+
+
+def build(kit: BuildKit) -> GoogleProvider:
+    v = kit.values
+    surface: Surface
+    if _vertex(v):  # Vertex wins when both are configured
+        location = v["VERTEX_LOCATION"]
+        base = v.get("VERTEX_BASE_URL") or f"https://{location}-aiplatform.googleapis.com"
+        surface = VertexSurface(v["VERTEX_PROJECT"], location, base, v.get("VERTEX_ACCESS_TOKEN"),
+                                v.get("VERTEX_ACCESS_TOKEN_FILE"))
+    else:
+        base = v["GEMINI_BASE_URL"]
+        surface = GeminiSurface(v["GEMINI_API_KEY"], base)
+    upstream, _ = kit.connect(base)
+    return GoogleProvider(upstream, surface, max_pixels=kit.max_pixels, default_deadline_s=kit.default_deadline_s)
+
+
+PROVIDER = ProviderPlugin(
+    id="google", name=NAME, build=build,
+    settings=(Setting("GEMINI_API_KEY", secret=True, doc="Gemini API key"),
+              Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+              Setting("VERTEX_PROJECT"), Setting("VERTEX_LOCATION", "us-central1"),
+              # A token, or a file holding the current one (re-read when it changes; see VertexSurface).
+              Setting("VERTEX_ACCESS_TOKEN"), Setting("VERTEX_ACCESS_TOKEN_FILE"),
+              Setting("VERTEX_BASE_URL")),
+    configured=lambda v: bool(v.get("GEMINI_API_KEY")) or _vertex(v),
+    env_hint="GEMINI_API_KEY (or VERTEX_PROJECT with VERTEX_ACCESS_TOKEN)",
+    default_concurrency=64)

@@ -20,6 +20,7 @@ from server.errors import (
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.images import BadImage, conform, inspect_image
+from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Stability AI"
@@ -93,3 +94,17 @@ def error_for(reply: Reply) -> PerfError:
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}" + (f" ({name})" if name else ""))
+
+
+def build(kit: BuildKit) -> StabilityProvider:
+    base_url = kit.values["STABILITY_BASE_URL"]
+    upstream, _ = kit.connect(base_url)
+    return StabilityProvider(upstream, api_key=kit.values["STABILITY_API_KEY"], base_url=base_url,
+                             max_pixels=kit.max_pixels, default_deadline_s=kit.default_deadline_s)
+
+
+PROVIDER = ProviderPlugin(
+    id="stability", name=NAME, build=build,
+    settings=(Setting("STABILITY_API_KEY", secret=True, doc="Stability AI API key"),
+              Setting("STABILITY_BASE_URL", "https://api.stability.ai")),
+    default_concurrency=16)
