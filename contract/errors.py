@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import grpc
 
 ERROR_DOMAIN = "perf.images.v1"
+# ErrorInfo metadata key: "false" when a retry could make an upstream charge again (x-should-retry).
+SHOULD_RETRY = "should_retry"
 
 
 @dataclass(frozen=True)

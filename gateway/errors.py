@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from contract.errors import ERROR_DOMAIN, ERROR_KINDS, KINDS_BY_REASON
+from contract.errors import ERROR_DOMAIN, ERROR_KINDS, KINDS_BY_REASON, SHOULD_RETRY
 
 _TRANSPORT: dict[grpc.StatusCode, tuple[str, str]] = {
     grpc.StatusCode.UNAVAILABLE: ("provider_unavailable", "The image service is unavailable; retry shortly."),
@@ -28,6 +28,8 @@ class PublicError:
     param: str | None = None
     retry_after: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # False when a retry could make an upstream charge again (the server says so); None: no opinion.
+    should_retry: bool | None = None
 
     def body(self) -> dict[str, object]:
         error: dict[str, object] = {"type": self.type, "message": self.message}
@@ -43,6 +45,11 @@ class PublicError:
             headers["Retry-After"] = str(self.retry_after)
         elif self.status == 409:
             # SDKs retry every 409; a key reused with other parameters will never succeed.
+            headers["x-should-retry"] = "false"
+        if self.should_retry is not None:
+            headers["x-should-retry"] = "true" if self.should_retry else "false"
+        elif self.status == 500:
+            # Our own bug may have struck after an upstream accepted the work: a retry could pay twice.
             headers["x-should-retry"] = "false"
         if self.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
@@ -74,9 +81,12 @@ def from_rpc_error(error: grpc.aio.AioRpcError, request_id: str) -> PublicError:
         return public_error("timeout", "The request was cancelled.", status=499)
     if code in _TRANSPORT:
         type_, message = _TRANSPORT[code]
-        # Neither retrying a too-large response nor trusting an unexplained failure helps the caller.
-        headers = {"x-should-retry": "false"} if code == grpc.StatusCode.RESOURCE_EXHAUSTED else {}
-        return public_error(type_, message, headers=headers)
+        # A too-large response was generated (and paid for) already, and a deadline may have passed
+        # after an upstream accepted the work: retrying either could pay again. An unreachable
+        # backend (UNAVAILABLE) is left to the client's rules.
+        unsafe = code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.DEADLINE_EXCEEDED)
+        return PublicError(status=ERROR_KINDS[type_].http_status, type=type_, message=message,
+                           should_retry=False if unsafe else None)
     return public_error("internal_error", f"internal error (request {request_id})")
 
 
@@ -96,12 +106,15 @@ def _from_status(status: status_pb2.Status) -> PublicError:
     kind = None
     param = None
     retry_after = None
+    should_retry = None
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
             if info.domain == ERROR_DOMAIN:
                 kind = KINDS_BY_REASON.get(info.reason)
+                if SHOULD_RETRY in info.metadata:
+                    should_retry = info.metadata[SHOULD_RETRY] == "true"
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
@@ -114,4 +127,4 @@ def _from_status(status: status_pb2.Status) -> PublicError:
     if kind is None:
         return public_error("internal_error", "internal error")
     return PublicError(status=kind.http_status, type=kind.type, message=status.message, param=param,
-                       retry_after=retry_after)
+                       retry_after=retry_after, should_retry=should_retry)

@@ -15,6 +15,13 @@
 
 The wire form is ``google.rpc.Status`` with ErrorInfo (always), BadRequest (when a field is
 named) and RetryInfo (when a retry delay is known); see contract/errors.py for the table.
+
+`retry_safe` says whether repeating the request could make an upstream charge again: False for
+anything that may have happened after an upstream accepted the work (an upstream_error or timeout
+by default, and our own internal_error, since we cannot know how far it got), True where the work
+provably never reached the upstream, None where the usual client rules apply. It travels as
+ErrorInfo metadata ``should_retry`` and leaves the gateway as the ``x-should-retry`` header, which
+the official SDKs obey before their own retry rules.
 """
 from __future__ import annotations
 
@@ -23,24 +30,29 @@ import math
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from contract.errors import ERROR_DOMAIN, ERROR_KINDS
+from contract.errors import ERROR_DOMAIN, ERROR_KINDS, SHOULD_RETRY
 
 
 class PerfError(Exception):
     type = "internal_error"
+    default_retry_safe: bool | None = None
 
     def __init__(self, message: str, *, param: str | None = None, retry_after: float | None = None,
-                 metadata: dict[str, str] | None = None) -> None:
+                 metadata: dict[str, str] | None = None, retry_safe: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.retry_after = retry_after
         self.metadata = metadata or {}
+        self.retry_safe = self.default_retry_safe if retry_safe is None else retry_safe
 
     def to_status(self) -> status_pb2.Status:
         kind = ERROR_KINDS[self.type]
         status = status_pb2.Status(code=kind.grpc_code.value[0], message=self.message)
-        info = error_details_pb2.ErrorInfo(reason=kind.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
+        metadata = dict(self.metadata)
+        if self.retry_safe is not None:
+            metadata[SHOULD_RETRY] = "true" if self.retry_safe else "false"
+        info = error_details_pb2.ErrorInfo(reason=kind.reason, domain=ERROR_DOMAIN, metadata=metadata)
         status.details.add().Pack(info)
         if self.param is not None:
             bad = error_details_pb2.BadRequest()
@@ -82,6 +94,7 @@ class Conflict(PerfError):
 
 
 class UpstreamError(PerfError):
+    default_retry_safe = False
     type = "upstream_error"
 
 
@@ -90,8 +103,10 @@ class ProviderUnavailable(PerfError):
 
 
 class Timeout(PerfError):
+    default_retry_safe = False
     type = "timeout"
 
 
 class InternalError(PerfError):
+    default_retry_safe = False
     type = "internal_error"

@@ -150,7 +150,7 @@ class Upstream:
                 reply = await self._once("POST", url, deadline, headers=headers, data=data)
             except _NotSent as exc:
                 if attempt >= CONNECT_RETRIES:
-                    raise UpstreamError(f"{self.name} could not be reached") from exc
+                    raise UpstreamError(f"{self.name} could not be reached", retry_safe=True) from exc
                 # Full jitter keeps a fleet of replicas from reconnecting in lockstep.
                 await deadline.sleep(random.uniform(0.1, 0.4) * 2**attempt, f"{self.name} request")
                 attempt += 1

@@ -72,7 +72,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
     # One aiohttp session per configured upstream, created here inside the running loop.
     plugins = plugins_from_env(settings.providers.env)
-    catalog = load_catalog(providers=tuple(plugins))
+    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
     live = await start_live_providers(settings.providers, plugins)
     router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
 

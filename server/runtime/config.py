@@ -38,6 +38,8 @@ class ServerSettings:
     reservation_lease_s: float = 900.0
     health_interval_s: float = 5.0
     log_level: str = "INFO"
+    # The catalog file (models, prices, deployments); None: the one shipped in server/catalog/.
+    catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
 
@@ -65,5 +67,6 @@ class ServerSettings:
             reservation_lease_s=float(env.get("PERF_RESERVATION_LEASE_SECONDS", str(cls.reservation_lease_s))),
             health_interval_s=float(env.get("PERF_HEALTH_INTERVAL_SECONDS", str(cls.health_interval_s))),
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
+            catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
         )

@@ -65,18 +65,26 @@ class BFLProvider:
                 raise error_for(reply)
             if isinstance(accepted.get("cost"), (int, float)):
                 costs.append(float(accepted["cost"]))
-            polling_url = accepted.get("polling_url") or f"{self._base}/v1/get_result?id={task_id}"
             try:
-                self._fetcher.check(str(polling_url), self._api)
-            except Refused as exc:
-                raise UpstreamError(f"{NAME} returned a polling URL the gateway will not call") from exc
-            result = await self._poll(str(polling_url), task_id, deadline)
+                result = await self._await_result(accepted, task_id, deadline)
+            except PerfError as error:
+                error.retry_safe = False  # the task is accepted and charged: a resubmit pays again
+                raise
         if result is None:
             return None
         sample = result.get("sample")
         if not isinstance(sample, str):
             raise UpstreamError(f"{NAME} reported a result without an image")
         return await self._fetcher.image(sample, self._delivery, deadline)
+
+    async def _await_result(self, accepted: dict[str, Any], task_id: str | None,
+                            deadline: Deadline) -> dict[str, Any] | None:
+        polling_url = accepted.get("polling_url") or f"{self._base}/v1/get_result?id={task_id}"
+        try:
+            self._fetcher.check(str(polling_url), self._api)
+        except Refused as exc:
+            raise UpstreamError(f"{NAME} returned a polling URL the gateway will not call") from exc
+        return await self._poll(str(polling_url), task_id, deadline)
 
     async def _poll(self, url: str, task_id: str | None, deadline: Deadline) -> dict[str, Any] | None:
         """The task's `result` when Ready, None when moderated; raises on failure or deadline."""

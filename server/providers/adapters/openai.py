@@ -8,7 +8,7 @@ whole request with 400 `content_policy_violation` (DALL·E) or `moderation_block
 """
 from __future__ import annotations
 
-import asyncio
+import functools
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from server.errors import (
     UpstreamError,
 )
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import BadImage, conform, decode_b64, inspect_image
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
@@ -63,12 +64,11 @@ class OpenAIProvider:
         data = reply.json(NAME).get("data")
         if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
             raise UpstreamError(f"{NAME} returned a response without images")
-        # TaskGroup, not gather: if one download fails, its siblings are cancelled rather than orphaned.
-        async with asyncio.TaskGroup() as group:
-            fetched = [group.create_task(self._image(item, deadline)) for item in data[: job.n]]
-        async with asyncio.TaskGroup() as group:
-            conforming = [group.create_task(conform(task.result(), job.width, job.height)) for task in fetched]
-        conformed = [task.result() for task in conforming]
+        items = data[: job.n]
+        # The call is already charged for every image: deliver those that arrive, fail as the first failure.
+        fetched, _ = await gather_images(len(items), lambda i: self._image(items[i], deadline), NAME)
+        conformed = await first_failure([functools.partial(conform, image, job.width, job.height)
+                                         for image in fetched])
         revised = data[0].get("revised_prompt")
         return GenerationResult(images=tuple(conformed), model_used=job.upstream_model,
                                 revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,
