@@ -26,11 +26,20 @@ the official SDKs obey before their own retry rules.
 from __future__ import annotations
 
 import math
+import unicodedata
 
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from contract.errors import ERROR_DOMAIN, ERROR_KINDS, SHOULD_RETRY
+
+
+def shown(value: str, limit: int = 64) -> str:
+    """A caller's value as an error message may quote it: cut short, control characters replaced.
+
+    Messages travel in gRPC trailers (16 KiB in all) and into logs; unbounded input must not."""
+    cut = value[:limit] + ("…" if len(value) > limit else "")
+    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in cut)
 
 
 class PerfError(Exception):

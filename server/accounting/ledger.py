@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.records import ApiKey, LedgerEntry
+from server.errors import shown
 from server.pipeline.requests import ImageRequest
+
+
+def storable(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, control characters replaced: safe in any store's TEXT column."""
+    return shown(text[:limit], limit)
 
 
 @dataclass
@@ -30,10 +36,12 @@ class LedgerDraft:
     @classmethod
     def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest,
               default_model: str) -> LedgerDraft:
-        # Raw values until validation succeeds: a refused request is recorded as it was asked.
-        model = request.model[:64] if request.HasField("model") else default_model
-        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=model, n_requested=request.n,
-                   size=request.size[:32], quality=request.quality[:32], end_user=request.user[:256])
+        # Raw values until validation succeeds: a refused request is recorded as it was asked, in a
+        # form every store can hold (a NUL would make PostgreSQL refuse the whole row).
+        model = storable(request.model, 64) if request.HasField("model") else default_model
+        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=model,
+                   n_requested=request.n, size=storable(request.size, 32), quality=storable(request.quality, 32),
+                   end_user=storable(request.user, 256))
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality

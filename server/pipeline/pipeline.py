@@ -18,6 +18,7 @@ from typing import Any
 from perf.images.v1 import image_service_pb2 as pb
 from server.accounting.holds import WINDOW_STATES, Accountant
 from server.accounting.ledger import LedgerDraft
+from server.accounting.spool import LedgerSpool
 from server.catalog import Catalog
 from server.database import Store
 from server.database.records import ApiKey
@@ -52,7 +53,8 @@ class Kind:
 
 class Pipeline:
     def __init__(self, catalog: Catalog, router: Router, delivery: Delivery, accountant: Accountant, store: Store,
-                 idempotency: Idempotency) -> None:
+                 idempotency: Idempotency, spool: LedgerSpool) -> None:
+        self._spool = spool
         self._catalog = catalog
         self._router = router
         self._delivery = delivery
@@ -128,16 +130,28 @@ class Pipeline:
                          latency_ms=int((time.perf_counter() - started) * 1000)))
 
     async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
-        """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it."""
+        """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it.
+
+        If the store fails, the row goes to the durable local spool instead, which replays it into
+        the store once it answers again (server/accounting/spool.py): no billed request loses its row."""
+        entry = draft.entry(latency_ms)
+        tasks = self._accountant.tasks
         try:
-            await self._accountant.tasks.shielded(self._store.record(draft.entry(latency_ms)))
+            await tasks.shielded(self._store.record(entry))
+            return
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The generation's outcome stands (its money is already settled); losing the row is logged
-            # loudly rather than turned into an error that would hide what really happened.
+            log.error("ledger write failed, spooling the row request_id=%s key=%s", draft.request_id, draft.key.id,
+                      exc_info=True)
+        try:
+            await tasks.shielded(self._spool.put(entry))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Neither the store nor the local disk took it: say everything the row held, loudly.
             log.critical("LEDGER WRITE FAILED request_id=%s key=%s entry=%r", draft.request_id, draft.key.id,
-                         draft.entry(latency_ms), exc_info=True)
+                         entry, exc_info=True)
 
     async def _tracked_quietly(self, work: Coroutine[Any, Any, None], call: Call) -> None:
         try:

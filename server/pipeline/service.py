@@ -12,7 +12,7 @@ from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
 from server.database import Store
-from server.errors import NotFound
+from server.errors import NotFound, shown
 from server.pipeline.pipeline import MICROS, Call, Kind, Pipeline
 from server.pipeline.requests import GENERATION
 from server.pipeline.validation import validate
@@ -55,7 +55,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
         model = self._catalog.get(request.model)
         if model is None:
-            raise NotFound(f"The model '{request.model}' does not exist", param="model")
+            raise NotFound(f"The model '{shown(request.model)}' does not exist", param="model")
         return _model(model)
 
     async def GetImageContent(self, request: pb.GetImageContentRequest,

@@ -17,7 +17,7 @@ from server.catalog.sizes import (
     format_size,
     parse_size,
 )
-from server.errors import InvalidRequest, NotFound
+from server.errors import InvalidRequest, NotFound, shown
 from server.pipeline.requests import GENERATION, ImageRequest
 
 MAX_PROMPT_CHARS = 4000
@@ -35,7 +35,7 @@ def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> ImageReques
     model_id = request.model if request.HasField("model") else catalog.default_model
     model = catalog.get(model_id)
     if model is None:
-        raise NotFound(f"The model '{model_id}' does not exist", param="model")
+        raise NotFound(f"The model '{shown(model_id)}' does not exist", param="model")
     n = request.n if request.HasField("n") else 1
     if not 1 <= n <= model.max_n:
         raise InvalidRequest(f"n must be between 1 and {model.max_n} for {model.id}", param="n")
@@ -56,6 +56,10 @@ def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> ImageReques
     user = request.user if request.HasField("user") else ""
     if len(user) > MAX_USER_CHARS:
         raise InvalidRequest(f"user must be at most {MAX_USER_CHARS} characters", param="user")
+    if any(unicodedata.category(char) == "Cc" for char in user):
+        # An end-user id has no business with control characters, and PostgreSQL cannot store NUL:
+        # refusing them here keeps every store's ledger row writable.
+        raise InvalidRequest("user must not contain control characters", param="user")
     unit_price = model.price_micros(format_size(width, height), quality)
     max_cost = request.max_cost_per_call if request.HasField("max_cost_per_call") else None
     valid = ImageRequest(kind=GENERATION, prompt=prompt, model=model, n=n, requested_size=requested, width=width,

@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
+from server.accounting.spool import LedgerSpool
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
 from server.database import Store, open_store
@@ -27,7 +28,7 @@ from server.pipeline.service import ImageService
 from server.providers.registry import LiveProviders, plugins_from_env, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.runtime.config import ServerSettings
-from server.runtime.housekeeping import sweep_forever, watch_backends
+from server.runtime.housekeeping import replay_spool_forever, sweep_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
 from server.storage.local import LocalImageStore
@@ -88,8 +89,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)
+    spool = LedgerSpool(settings.data_dir / "ledger-spool")
     pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
-                        Idempotency(store, settings.reservation_lease_s))
+                        Idempotency(store, settings.reservation_lease_s), spool)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, pipeline, images, signer, store), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -101,8 +103,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
     monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, settings.health_interval_s))
+    replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         accountant=accountant, background=[sweeper, monitor], live=live)
+                         accountant=accountant, background=[sweeper, monitor, replayer], live=live)
 
 
 async def serve(settings: ServerSettings) -> None:

@@ -8,6 +8,7 @@ import time
 from grpc_health.v1 import health, health_pb2
 
 from perf.images.v1 import image_service_pb2 as pb
+from server.accounting.spool import LedgerSpool
 from server.database import Store
 from server.limits import ImageLimiter, WindowLimit
 from server.pipeline.idempotency import Idempotency
@@ -52,3 +53,16 @@ async def sweep_forever(images: LocalImageStore, idempotency: Idempotency, setti
         except Exception:  # housekeeping must outlive a passing disk or database error
             log.exception("sweeper failed; retrying next interval")
         await asyncio.sleep(settings.sweep_interval_s)
+
+
+async def replay_spool_forever(spool: LedgerSpool, store: Store, interval_s: float) -> None:
+    """Move ledger rows spooled during a database outage into the store, once it answers again."""
+    while True:
+        try:
+            if spool.pending():
+                replayed = await spool.replay(store)
+                if replayed:
+                    log.warning("replayed %d spooled ledger rows into the store", replayed)
+        except Exception as error:  # the store is still down: keep the rows, try again later
+            log.warning("ledger spool replay failed, will retry: %r", error)
+        await asyncio.sleep(interval_s)
