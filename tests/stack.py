@@ -90,10 +90,16 @@ class Stack:
         self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()
-        # The server prints a first key (only when the store had none) before it starts serving.
-        deadline = time.monotonic() + 2
-        while not self.first_key and time.monotonic() < deadline:
-            self.first_key = next((line for line in self._stdout if line.startswith("pk_test_")), "")
+        # The server prints a first key (only when the store had none), then logs that it listens;
+        # with ready_path=/healthz the gateway is up before that, so wait for the server too.
+        deadline = time.monotonic() + 20
+        listening_at: float | None = None
+        while time.monotonic() < deadline:
+            self.first_key = self.first_key or next((ln for ln in self._stdout if ln.startswith("pk_test_")), "")
+            if listening_at is None and "gRPC server listening" in self.server_log():
+                listening_at = time.monotonic()
+            if listening_at is not None and (self.first_key or time.monotonic() - listening_at > 0.5):
+                break  # listening, with its key or (the store already had keys) without one
             time.sleep(0.01)
         return self
 

@@ -1,6 +1,6 @@
 """The one request path every kind of request takes, over either protocol:
 
-    validate → (idempotency) → limit + reserve → route → provider → deliver → settle → ledger row
+    validate → (idempotency) → limit + reserve → memory budget → route → provider → deliver → settle → ledger row
 
 A kind (generation today; edits and variations later) differs only in how its proto request is
 validated into an ImageRequest; everything after that is shared. Every exit, error or
@@ -23,6 +23,7 @@ from server.catalog import Catalog
 from server.database import Store
 from server.database.records import ApiKey
 from server.errors import PerfError, UpstreamError
+from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
 from server.pipeline.requests import ImageRequest
@@ -53,8 +54,9 @@ class Kind:
 
 class Pipeline:
     def __init__(self, catalog: Catalog, router: Router, delivery: Delivery, accountant: Accountant, store: Store,
-                 idempotency: Idempotency, spool: LedgerSpool) -> None:
+                 idempotency: Idempotency, spool: LedgerSpool, budget: ImageByteBudget) -> None:
         self._spool = spool
+        self._budget = budget
         self._catalog = catalog
         self._router = router
         self._delivery = delivery
@@ -108,13 +110,14 @@ class Pipeline:
         accountant = self._accountant
         hold = await accountant.reserve(call.caller, valid.n, valid.cost_micros)
         try:
-            job = self._router.job_for(call.caller, valid, call.time_remaining)
-            result = await provider.generate(job)
-            # Never more than was asked for and reserved, whatever an upstream sends back.
-            images = result.images[: valid.n]
-            if not images:
-                raise UpstreamError("the provider returned no images")
-            data = await self._delivery.deliver(images, valid.response_format, result.revised_prompt)
+            async with self._budget.hold(estimate_bytes(valid.n, valid.width, valid.height), call.time_remaining):
+                job = self._router.job_for(call.caller, valid, call.time_remaining)
+                result = await provider.generate(job)
+                # Never more than was asked for and reserved, whatever an upstream sends back.
+                images = result.images[: valid.n]
+                if not images:
+                    raise UpstreamError("the provider returned no images")
+                data = await self._delivery.deliver(images, valid.response_format, result.revised_prompt)
             # Only delivered images are billed (an upstream may withhold some).
             cost_micros = valid.unit_price_micros * len(images)
             draft.delivered(len(images), cost_micros, result.model_used)

@@ -13,7 +13,7 @@ On the first URL and again on every redirect hop (redirects are followed by hand
 Teredo, CGNAT, benchmarking and IETF ranges outright (reliability.md 6.3: `is_global` alone
 passes several of these). Then: status 200, at most `max_bytes` (counted while streaming, so
 a lying or missing Content-Length does not matter), connect and read timeouts, and bytes that are
-an image (images.inspect_image). Our upstream credentials are never sent on a download.
+an image (images.ImageLimits.inspect). Our upstream credentials are never sent on a download.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from yarl import URL
 
 from server.errors import UpstreamError
 from server.providers.base import GeneratedImage
-from server.providers.images import BadImage, inspect_image
-from server.providers.upstream import Deadline
+from server.providers.images import BadImage, ImageLimits
+from server.providers.upstream import BodyTooLarge, Deadline, read_capped
 
 log = logging.getLogger("perf.fetch")
 
@@ -118,12 +118,12 @@ class Fetcher:
     """Downloads upstream image URLs through one provider's session under the rules above."""
 
     def __init__(self, upstream: str, session: aiohttp.ClientSession, *, insecure_hosts: frozenset[str],
-                 max_bytes: int, max_pixels: int, connect_s: float, read_s: float) -> None:
+                 limits: ImageLimits, connect_s: float, read_s: float) -> None:
         self._upstream = upstream
         self._session = session
         self._insecure = insecure_hosts
-        self._max_bytes = max_bytes
-        self._max_pixels = max_pixels
+        self._limits = limits
+        self._max_bytes = limits.max_bytes
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect_s, sock_read=read_s)
 
     def check(self, url: str | URL, allow: Allowlist) -> URL:
@@ -154,7 +154,7 @@ class Fetcher:
         """Fetch and check one image; UpstreamError (caused by Refused or BadImage) on any refusal."""
         for attempt in range(ATTEMPTS):
             try:
-                return inspect_image(await self._download(url, allow, deadline), self._max_pixels)
+                return self._limits.inspect(await self._download(url, allow, deadline))
             except Refused as exc:
                 log.warning("upstream=%s refused to fetch an image URL: %s", self._upstream, exc)
                 raise UpstreamError(f"{self._upstream} returned an image URL the gateway will not fetch") from exc
@@ -187,7 +187,10 @@ class Fetcher:
                             raise _Transient(f"status {resp.status}")
                         if resp.status != 200:
                             raise Refused(f"download answered {resp.status}")
-                        return await self._read_capped(resp)
+                        try:
+                            return await read_capped(resp, self._max_bytes)
+                        except BodyTooLarge as exc:
+                            raise Refused(str(exc)) from None
             except aiohttp.ClientConnectorDNSError as exc:
                 if isinstance(exc.os_error, AddressRefused):  # our resolver's verdict, not a DNS outage
                     raise Refused(str(exc.os_error)) from exc
@@ -195,19 +198,6 @@ class Fetcher:
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 raise _Transient(str(exc) or type(exc).__name__) from exc
         raise Refused(f"more than {MAX_REDIRECTS} redirects")
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
-        if resp.content_length is not None and resp.content_length > self._max_bytes:
-            raise Refused(f"Content-Length {resp.content_length} exceeds {self._max_bytes}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(256 * 1024):
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise Refused(f"body exceeds {self._max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
 
 class _Transient(Exception):
     """A failure a retried GET may not meet again (connection, 5xx, read timeout)."""

@@ -1,14 +1,19 @@
-"""Upstream bytes → a checked image: a complete PNG, JPEG or WebP within the pixel cap, of the promised size.
+"""Upstream bytes → a checked image: a complete PNG, JPEG or WebP within the byte and pixel caps, of the
+promised size.
 
-Every image an adapter returns passes `inspect_image` (type from magic bytes, confirmed by Pillow's
-header parser, never from a Content-Type header) and then `conform` (resized locally when the
-upstream could not make the public size itself, so perf.size stays true).
+Every image an adapter returns passes `ImageLimits.inspect` (size cap, type from magic bytes,
+confirmed by Pillow's header parser — never from a Content-Type header — and the pixel cap read
+from the header before anything is decoded) and then `conform` (resized locally when the upstream
+could not make the public size itself, so perf.size stays true). Inline base64 is measured before
+it is decoded (`ImageLimits.from_base64`), so a hostile upstream cannot make us hold more than the
+cap.
 """
 from __future__ import annotations
 
 import asyncio
 import binascii
 import io
+from dataclasses import dataclass
 
 import pybase64
 from PIL import Image, ImageOps
@@ -22,6 +27,29 @@ _PNG_END = b"IEND\xaeB`\x82"
 
 class BadImage(ValueError):
     """The bytes are not an acceptable image; the message says why (for logs, not for clients)."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """The caps every upstream image is held to (PERF_DOWNLOAD_MAX_BYTES, PERF_MAX_IMAGE_PIXELS)."""
+
+    max_bytes: int
+    max_pixels: int
+
+    @property
+    def max_base64_chars(self) -> int:
+        return -(-self.max_bytes // 3) * 4
+
+    def inspect(self, data: bytes) -> GeneratedImage:
+        if len(data) > self.max_bytes:
+            raise BadImage(f"{len(data)} bytes is more than the cap of {self.max_bytes}")
+        return inspect_image(data, self.max_pixels)
+
+    def from_base64(self, text: str) -> GeneratedImage:
+        # Measured before decoding: the decoded copy would be the allocation the cap is there to prevent.
+        if len(text) > self.max_base64_chars + 4:  # padding and a trailing newline are harmless
+            raise BadImage(f"{len(text)} base64 characters decode past the cap of {self.max_bytes} bytes")
+        return self.inspect(decode_b64(text))
 
 
 def inspect_image(data: bytes, max_pixels: int) -> GeneratedImage:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from server.providers.base import Provider
 from server.providers.fetch import Fetcher
+from server.providers.images import ImageLimits
 from server.providers.upstream import Upstream
 
 
@@ -46,7 +47,9 @@ class BuildKit(Protocol):
         ...
 
     @property
-    def max_pixels(self) -> int: ...
+    def limits(self) -> ImageLimits:
+        """The byte and pixel caps every image from this upstream is held to."""
+        ...
 
     @property
     def default_deadline_s(self) -> float: ...

@@ -20,6 +20,7 @@ from yarl import URL
 from server.providers import adapters
 from server.providers.base import Provider
 from server.providers.fetch import Fetcher, GuardedResolver
+from server.providers.images import ImageLimits
 from server.providers.plugin import ProviderPlugin
 from server.providers.settings import ProviderSettings
 from server.providers.upstream import Upstream
@@ -62,8 +63,8 @@ class _Kit:
     values: Mapping[str, str]
 
     @property
-    def max_pixels(self) -> int:
-        return self.settings.max_image_pixels
+    def limits(self) -> ImageLimits:
+        return ImageLimits(self.settings.download_max_bytes, self.settings.max_image_pixels)
 
     @property
     def default_deadline_s(self) -> float:
@@ -80,10 +81,9 @@ class _Kit:
                                         timeout=aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout_s))
         self.live.sessions.append(session)
         name = self.plugin.name
-        fetcher = Fetcher(name, session, insecure_hosts=s.insecure_http_hosts, max_bytes=s.download_max_bytes,
-                          max_pixels=s.max_image_pixels, connect_s=s.connect_timeout_s,
-                          read_s=s.download_read_timeout_s)
-        return Upstream(name, session, cap, s.download_read_timeout_s), fetcher
+        fetcher = Fetcher(name, session, insecure_hosts=s.insecure_http_hosts, limits=self.limits,
+                          connect_s=s.connect_timeout_s, read_s=s.download_read_timeout_s)
+        return Upstream(name, session, cap, s.download_read_timeout_s, image_bytes=s.download_max_bytes), fetcher
 
 
 async def start_live_providers(settings: ProviderSettings,

@@ -40,7 +40,9 @@ class ProviderSettings:
     connect_timeout_s: float = 5.0
     download_read_timeout_s: float = 10.0
     download_max_bytes: int = 32 * MIB
-    max_image_pixels: int = 40_000_000
+    # Above the largest image any current model makes (Gemini 4K at 21:9: 6336x2688, 17 MP), well below
+    # what would let one hostile header make us decode hundreds of megabytes.
+    max_image_pixels: int = 25_000_000
     # Used when the caller sent no deadline (gRPC clients without a timeout).
     default_deadline_s: float = 300.0
 

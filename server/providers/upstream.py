@@ -122,15 +122,28 @@ class _NotSent(Exception):
     """The connection failed before any byte of the request could reach the upstream."""
 
 
+# Room for the JSON around inline images, and the whole of any body that carries none.
+BODY_OVERHEAD_BYTES = 1024 * 1024
+
+
 class Upstream:
-    """One upstream's session, display name and concurrency cap."""
+    """One upstream's session, display name, concurrency cap, and the byte cap on what it may send us.
+
+    Every body is read counting bytes against `images` inline images of at most `image_bytes` each
+    (as base64) plus BODY_OVERHEAD_BYTES, never with an unbounded read: a hostile or broken upstream
+    cannot make us hold more than that, whatever its Content-Length says.
+    """
 
     def __init__(self, name: str, session: aiohttp.ClientSession, max_concurrency: int,
-                 read_timeout_s: float = 10.0) -> None:
+                 read_timeout_s: float = 10.0, image_bytes: int = 32 * 1024 * 1024) -> None:
         self.name = name
         self.session = session
         self._slots = asyncio.Semaphore(max_concurrency)
         self._read_timeout_s = read_timeout_s
+        self._image_bytes = image_bytes
+
+    def body_cap(self, images: int) -> int:
+        return BODY_OVERHEAD_BYTES + images * -(-self._image_bytes // 3) * 4
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -140,14 +153,16 @@ class Upstream:
 
     async def submit(self, url: str, *, deadline: Deadline, headers: Mapping[str, str],
                      body: bytes | Callable[[], aiohttp.FormData],
-                     retry_delay: Callable[[Reply], float | None] = default_retry_delay) -> Reply:
-        """POST a generation; returns the reply for any status the adapter must map itself."""
+                     retry_delay: Callable[[Reply], float | None] = default_retry_delay, images: int = 0) -> Reply:
+        """POST a generation; returns the reply for any status the adapter must map itself.
+
+        `images` is how many inline images the answer may carry (it sets the body's byte cap)."""
         attempt = 0
         while True:
             try:
                 # A FormData can be sent once only, hence the factory for multipart bodies.
                 data = body if isinstance(body, bytes) else body()
-                reply = await self._once("POST", url, deadline, headers=headers, data=data)
+                reply = await self._once("POST", url, deadline, self.body_cap(images), headers=headers, data=data)
             except _NotSent as exc:
                 if attempt >= CONNECT_RETRIES:
                     raise UpstreamError(f"{self.name} could not be reached", retry_safe=True) from exc
@@ -170,7 +185,7 @@ class Upstream:
         delay = 0.2
         for attempt in range(GET_ATTEMPTS):
             try:
-                reply = await self._once("GET", url, deadline, headers=headers or {},
+                reply = await self._once("GET", url, deadline, self.body_cap(0), headers=headers or {},
                                          timeout=aiohttp.ClientTimeout(sock_read=self._read_timeout_s))
             except (_NotSent, UpstreamError) as exc:
                 problem = str(exc) or type(exc).__name__
@@ -184,7 +199,7 @@ class Upstream:
                 delay = min(delay * 2, 5.0)
         raise UpstreamError(f"{self.name} failed repeatedly ({problem})")
 
-    async def _once(self, method: str, url: str, deadline: Deadline, **kw: Any) -> Reply:
+    async def _once(self, method: str, url: str, deadline: Deadline, max_bytes: int, **kw: Any) -> Reply:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise Timeout(f"{self.name} did not answer before the deadline")
@@ -192,7 +207,7 @@ class Upstream:
         try:
             async with scope:
                 async with self.session.request(method, url, allow_redirects=False, **kw) as resp:
-                    return Reply(resp.status, resp.headers, await resp.read())
+                    return Reply(resp.status, resp.headers, await self._read(resp, max_bytes))
         except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: a connect timeout sent nothing
             raise _NotSent(str(exc)) from exc
         except aiohttp.ClientConnectorError as exc:
@@ -204,3 +219,27 @@ class Upstream:
         except (aiohttp.ClientError, OSError) as exc:
             # Reset, disconnect or a broken body once the request may have arrived.
             raise UpstreamError(f"{self.name} connection failed mid-request") from exc
+
+    async def _read(self, resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+        try:
+            return await read_capped(resp, max_bytes)
+        except BodyTooLarge as exc:
+            raise UpstreamError(f"{self.name} sent a body over the cap: {exc}") from None
+
+
+class BodyTooLarge(Exception):
+    """A body went past its byte cap; the message says by how much (for logs)."""
+
+
+async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The whole body, counted while it streams in: a lying or missing Content-Length does not matter."""
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise BodyTooLarge(f"Content-Length {resp.content_length} exceeds {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge(f"body exceeds {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -20,6 +20,7 @@ from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
 from server.limits import ImageLimiter, make_limiter
+from server.pipeline.budget import ImageByteBudget
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency
 from server.pipeline.pipeline import Pipeline
@@ -91,7 +92,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         options=options)
     spool = LedgerSpool(settings.data_dir / "ledger-spool")
     pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
-                        Idempotency(store, settings.reservation_lease_s), spool)
+                        Idempotency(store, settings.reservation_lease_s), spool,
+                        ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, pipeline, images, signer, store), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -38,6 +38,10 @@ class ServerSettings:
     reservation_lease_s: float = 900.0
     health_interval_s: float = 5.0
     log_level: str = "INFO"
+    # Image bytes all generations in flight may hold in memory together (server/pipeline/budget.py),
+    # and how long a newcomer waits for room before a 503.
+    max_inflight_image_bytes: int = 1024 * MIB
+    inflight_wait_s: float = 10.0
     # The catalog file (models, prices, deployments); None: the one shipped in server/catalog/.
     catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
@@ -67,6 +71,8 @@ class ServerSettings:
             reservation_lease_s=float(env.get("PERF_RESERVATION_LEASE_SECONDS", str(cls.reservation_lease_s))),
             health_interval_s=float(env.get("PERF_HEALTH_INTERVAL_SECONDS", str(cls.health_interval_s))),
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
+            max_inflight_image_bytes=int(env.get("PERF_MAX_INFLIGHT_IMAGE_BYTES", str(cls.max_inflight_image_bytes))),
+            inflight_wait_s=float(env.get("PERF_INFLIGHT_WAIT_SECONDS", str(cls.inflight_wait_s))),
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
         )

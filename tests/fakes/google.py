@@ -180,7 +180,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             charges.add(PROVIDER, model, len(kept), base.new_uuid())
         if knobs.take("fail_after_charge_next"):
             raise ApiError(500, "Internal error encountered.")
-        payload = render(job, kept)
+        payload = render(job, kept, knobs.image_override)
         if knobs.take("malformed_body_next"):
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return _json(payload)
@@ -202,10 +202,10 @@ def _json(obj: Any, status: int = 200) -> web.Response:
     return base.json_response(obj, status, content_type="application/json; charset=UTF-8")
 
 
-def render(job: dict[str, Any], kept: list[int]) -> dict[str, Any]:
+def render(job: dict[str, Any], kept: list[int], override: bytes | None = None) -> dict[str, Any]:
     params, n = job["params"], job["n"]
     fmt = "jpeg" if job["mime"] == "image/jpeg" else "png"
-    b64 = base64.b64encode(make_image(job["w"], job["h"], fmt)).decode()
+    b64 = base64.b64encode(override if override is not None else make_image(job["w"], job["h"], fmt)).decode()
     predictions: list[dict[str, Any]] = []
     for i in kept:
         if params.get("storageUri"):

@@ -45,6 +45,9 @@ class Knobs:
     # Share of each generated image's rows filled with noise (see images.make_image): 0 gives tiny
     # flat images; benchmarks raise it for realistic payload sizes.
     image_detail: float = 0.0
+    # Bytes every generated image is replaced by (OpenAI, Google): a hostile or broken upstream's
+    # oversized or pixel-bomb image, inline as base64 like the real answer.
+    image_override: bytes | None = None
     # BFL: origin (scheme://host:port) put in returned polling_urls instead of this fake's own, to
     # stand in for a spoofed or compromised answer that points our x-key elsewhere.
     polling_url_origin: str | None = None

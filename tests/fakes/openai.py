@@ -124,8 +124,10 @@ def render(request: web.Request, knobs: Knobs, job: dict[str, Any]) -> dict[str,
     data = make_image(job["w"], job["h"], job["format"], knobs.image_detail)
     items: list[dict[str, Any]] = []
     for _ in range(job["n"]):
-        if job["gpt"] or job["response_format"] == "b64_json":
-            item: dict[str, Any] = {"b64_json": _b64_image(job["w"], job["h"], job["format"], knobs.image_detail)}
+        if knobs.image_override is not None and (job["gpt"] or job["response_format"] == "b64_json"):
+            item: dict[str, Any] = {"b64_json": base64.b64encode(knobs.image_override).decode()}
+        elif job["gpt"] or job["response_format"] == "b64_json":
+            item = {"b64_json": _b64_image(job["w"], job["h"], job["format"], knobs.image_detail)}
         else:
             files: base.FileStore = request.app[base.FILES]
             key = files.put(data, MIME["png"])

@@ -15,7 +15,7 @@ from PIL import Image
 
 from server.errors import UpstreamError
 from server.providers.fetch import AddressRefused, Allowlist, Fetcher, GuardedResolver, Refused, is_public_address
-from server.providers.images import BadImage, conform, inspect_image
+from server.providers.images import BadImage, ImageLimits, conform, inspect_image
 from server.providers.upstream import Deadline
 from tests.fakes.images import make_image
 from tests.fakes.server import running
@@ -76,8 +76,8 @@ def app_serving(body: bytes | None = None, *, status: int = 200, headers: dict[s
 
 async def fetcher_for(url: str, session: aiohttp.ClientSession, **kw: object) -> tuple[Fetcher, Allowlist]:
     host_port = url.split("://", 1)[1]
-    options = {"insecure_hosts": frozenset({host_port}), "max_bytes": 1 << 20, "max_pixels": 40_000_000,
-               "connect_s": 1.0, "read_s": 0.3, **kw}
+    limits = ImageLimits(int(kw.pop("max_bytes", 1 << 20)), int(kw.pop("max_pixels", 40_000_000)))  # type: ignore[call-overload]
+    options = {"insecure_hosts": frozenset({host_port}), "limits": limits, "connect_s": 1.0, "read_s": 0.3, **kw}
     return Fetcher("Test", session, **options), Allowlist.of(("*.example.com",), url)  # type: ignore[arg-type]
 
 
@@ -111,7 +111,7 @@ async def test_url_rules(url: str, reason: str) -> None:
 @sync
 async def test_ip_literal_origins_must_be_public_unless_listed_for_tests() -> None:
     async with await session() as http:
-        fetcher = Fetcher("Test", http, insecure_hosts=frozenset(), max_bytes=1, max_pixels=1, connect_s=1, read_s=1)
+        fetcher = Fetcher("Test", http, insecure_hosts=frozenset(), limits=ImageLimits(1, 1), connect_s=1, read_s=1)
         for host in ("169.254.169.254", "[::ffff:169.254.169.254]", "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::1]"):
             allow = Allowlist.of((), f"https://{host}")  # even an allowed origin
             with pytest.raises(Refused, match="not public"):
@@ -124,7 +124,7 @@ async def test_names_resolving_to_private_addresses_are_refused_before_connectin
         await GuardedResolver().resolve("localhost", 443)
     assert await GuardedResolver(frozenset({"localhost:443"})).resolve("localhost", 443)
     async with Canary() as canary, await session() as http:
-        fetcher = Fetcher("Test", http, insecure_hosts=frozenset(), max_bytes=1 << 20, max_pixels=10**7,
+        fetcher = Fetcher("Test", http, insecure_hosts=frozenset(), limits=ImageLimits(1 << 20, 10**7),
                           connect_s=1, read_s=1)
         url = f"https://localhost:{canary.port}/a.png"
         with pytest.raises(UpstreamError, match="will not fetch") as caught:

@@ -22,7 +22,7 @@ from server.errors import (
     UpstreamError,
 )
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
-from server.providers.images import BadImage, conform, decode_b64, inspect_image
+from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
@@ -91,10 +91,10 @@ class VertexSurface:
 class GoogleProvider:
     name = "google"
 
-    def __init__(self, upstream: Upstream, surface: Surface, *, max_pixels: int, default_deadline_s: float) -> None:
+    def __init__(self, upstream: Upstream, surface: Surface, *, limits: ImageLimits, default_deadline_s: float) -> None:
         self._upstream = upstream
         self._surface = surface
-        self._max_pixels = max_pixels
+        self._limits = limits
         self._default_deadline_s = default_deadline_s
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
@@ -102,7 +102,8 @@ class GoogleProvider:
         async with self._upstream.slot():
             reply = await self._upstream.submit(self._surface.url(job.upstream_model), deadline=deadline,
                                                 headers=self._surface.headers(),
-                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay)
+                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay,
+                                                images=job.n)
         log_call(self.name, "predict", reply.status, reply.headers.get("x-request-id"))
         if reply.status != 200:
             raise error_for(reply, self._surface.env)
@@ -121,7 +122,7 @@ class GoogleProvider:
 
     def _image(self, encoded: str) -> GeneratedImage:
         try:
-            return inspect_image(decode_b64(encoded), self._max_pixels)
+            return self._limits.from_base64(encoded)
         except BadImage as exc:
             raise UpstreamError(f"{NAME} returned an unusable image") from exc
 
@@ -180,7 +181,7 @@ def build(kit: BuildKit) -> GoogleProvider:
         base = v["GEMINI_BASE_URL"]
         surface = GeminiSurface(v["GEMINI_API_KEY"], base)
     upstream, _ = kit.connect(base)
-    return GoogleProvider(upstream, surface, max_pixels=kit.max_pixels, default_deadline_s=kit.default_deadline_s)
+    return GoogleProvider(upstream, surface, limits=kit.limits, default_deadline_s=kit.default_deadline_s)
 
 
 PROVIDER = ProviderPlugin(

@@ -22,7 +22,7 @@ from server.errors import (
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher
-from server.providers.images import BadImage, conform, decode_b64, inspect_image
+from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
@@ -43,20 +43,21 @@ class OpenAIProvider:
     name = "openai"
 
     def __init__(self, upstream: Upstream, fetcher: Fetcher, *, api_key: str, base_url: str,
-                 max_pixels: int, default_deadline_s: float) -> None:
+                 limits: ImageLimits, default_deadline_s: float) -> None:
         self._upstream = upstream
         self._fetcher = fetcher
         self._url = base_url.rstrip("/") + "/images/generations"
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self._downloads = Allowlist.of(DOWNLOAD_HOSTS, base_url)
-        self._max_pixels = max_pixels
+        self._limits = limits
         self._default_deadline_s = default_deadline_s
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
         async with self._upstream.slot():
             reply = await self._upstream.submit(self._url, deadline=deadline, headers=self._headers,
-                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay)
+                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay,
+                                                images=job.n)
         upstream_id = reply.headers.get("x-request-id")
         log_call(self.name, "generate", reply.status, upstream_id)
         if reply.status != 200:
@@ -77,7 +78,7 @@ class OpenAIProvider:
     async def _image(self, item: dict[str, Any], deadline: Deadline) -> GeneratedImage:
         if isinstance(item.get("b64_json"), str):
             try:
-                return inspect_image(decode_b64(item["b64_json"]), self._max_pixels)
+                return self._limits.from_base64(item["b64_json"])
             except BadImage as exc:
                 raise UpstreamError(f"{NAME} returned an unusable image") from exc
         if isinstance(item.get("url"), str):
@@ -130,7 +131,7 @@ def build(kit: BuildKit) -> OpenAIProvider:
     base_url = kit.values["OPENAI_BASE_URL"]
     upstream, fetcher = kit.connect(base_url)
     return OpenAIProvider(upstream, fetcher, api_key=kit.values["OPENAI_API_KEY"], base_url=base_url,
-                          max_pixels=kit.max_pixels, default_deadline_s=kit.default_deadline_s)
+                          limits=kit.limits, default_deadline_s=kit.default_deadline_s)
 
 
 PROVIDER = ProviderPlugin(

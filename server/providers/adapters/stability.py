@@ -19,7 +19,7 @@ from server.errors import (
 )
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
-from server.providers.images import BadImage, conform, inspect_image
+from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
@@ -40,12 +40,12 @@ def aspect_ratio(width: int, height: int) -> str:
 class StabilityProvider:
     name = "stability"
 
-    def __init__(self, upstream: Upstream, *, api_key: str, base_url: str, max_pixels: int,
+    def __init__(self, upstream: Upstream, *, api_key: str, base_url: str, limits: ImageLimits,
                  default_deadline_s: float) -> None:
         self._upstream = upstream
         self._url = base_url.rstrip("/") + PATH
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "image/*"}
-        self._max_pixels = max_pixels
+        self._limits = limits
         self._default_deadline_s = default_deadline_s
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
@@ -58,14 +58,14 @@ class StabilityProvider:
     async def _one(self, job: GenerationJob, deadline: Deadline) -> GeneratedImage | None:
         async with self._upstream.slot():
             reply = await self._upstream.submit(self._url, deadline=deadline, headers=self._headers,
-                                                body=lambda: form(job))
+                                                body=lambda: form(job), images=1)
         log_call(self.name, "generate", reply.status, reply.headers.get("x-request-id"))
         if reply.status != 200:
             raise error_for(reply)
         if reply.headers.get("finish-reason") == "CONTENT_FILTERED":
             return None
         try:
-            return inspect_image(reply.body, self._max_pixels)
+            return self._limits.inspect(reply.body)
         except BadImage as exc:
             raise UpstreamError(f"{NAME} returned an unusable image") from exc
 
@@ -100,7 +100,7 @@ def build(kit: BuildKit) -> StabilityProvider:
     base_url = kit.values["STABILITY_BASE_URL"]
     upstream, _ = kit.connect(base_url)
     return StabilityProvider(upstream, api_key=kit.values["STABILITY_API_KEY"], base_url=base_url,
-                             max_pixels=kit.max_pixels, default_deadline_s=kit.default_deadline_s)
+                             limits=kit.limits, default_deadline_s=kit.default_deadline_s)
 
 
 PROVIDER = ProviderPlugin(
