@@ -6,10 +6,16 @@ URLs keep their original expiry); on failure the claim is dropped, since nothing
 retry runs again. Reusing a key with other parameters, or while the first request is still running,
 is 409 conflict. Keys are kept for 24 hours. A claim whose lease ran out without completing (its
 replica died) may be taken over by a retry.
+
+The lease ends when the claiming request must have finished: its deadline plus a margin, at most
+the reservation lease. A retry that collides with a running request is told to come back when that
+request should be done (its model's recent latency less the time it has run), never later than the
+lease's end.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from server.pipeline.requests import ImageRequest
 from server.runtime.outages import backend
 
 RETENTION_S = 24 * 60 * 60
+# A claim outlives its request's deadline by this much: time to store the response after the deadline.
+LEASE_MARGIN_S = 5.0
 # RFC 8941 sf-string (the IETF draft's form) arrives quoted; a bare token is accepted too.
 _KEY = re.compile(r'"?([A-Za-z0-9_\-.:]{8,255})"?')
 
@@ -54,12 +62,16 @@ class Idempotency:
         self._store = store
         self._lease_s = lease_s
 
-    async def begin(self, key: ApiKey, idem_key: str, print_: str, request_id: str) -> Claim | bytes:
-        """A claim to proceed under, or the stored response to replay."""
+    async def begin(self, key: ApiKey, idem_key: str, print_: str, request_id: str,
+                    time_remaining: float | None = None, expected_s: float | None = None) -> Claim | bytes:
+        """A claim to proceed under, or the stored response to replay.
+
+        `time_remaining` is this request's deadline; `expected_s` how long such a request takes."""
         now = int(time.time())
+        lease_s = self._lease_s if time_remaining is None else min(self._lease_s, time_remaining + LEASE_MARGIN_S)
         record = IdempotencyRecord(key_id=key.id, idem_key=idem_key, fingerprint=print_, state="started",
                                    request_id=request_id, response=None, created_at=now,
-                                   lease_until=now + int(self._lease_s))
+                                   lease_until=now + math.ceil(lease_s))
         with backend("database"):
             if await self._store.claim_idempotency(record, now):
                 return Claim(key.id, idem_key, request_id)
@@ -72,7 +84,8 @@ class Idempotency:
                            param="Idempotency-Key")
         if existing.state == "done" and existing.response is not None:
             return existing.response
-        raise Conflict("A request with this Idempotency-Key is still in progress.", retry_after=2)
+        raise Conflict("A request with this Idempotency-Key is still in progress.",
+                       retry_after=_time_left(existing, now, expected_s))
 
     async def complete(self, claim: Claim, response: pb.GenerateImagesResponse) -> None:
         await self._store.complete_idempotency(claim.key_id, claim.idem_key, claim.request_id,
@@ -83,3 +96,11 @@ class Idempotency:
 
     async def purge(self, now: float) -> int:
         return await self._store.purge_idempotency(int(now - RETENTION_S))
+
+
+def _time_left(running: IdempotencyRecord, now: int, expected_s: float | None) -> float:
+    """Seconds until the running request should be done: never past its lease, at least one."""
+    lease_left = max(1, running.lease_until - now)
+    if expected_s is None:
+        return lease_left
+    return max(1.0, min(float(lease_left), expected_s - (now - running.created_at)))

@@ -26,6 +26,7 @@ from server.errors import PerfError, UpstreamError
 from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
+from server.pipeline.latency import LatencyEstimates
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Router
 from server.providers.base import Provider
@@ -57,6 +58,7 @@ class Pipeline:
                  idempotency: Idempotency, spool: LedgerSpool, budget: ImageByteBudget) -> None:
         self._spool = spool
         self._budget = budget
+        self._latency = LatencyEstimates()
         self._catalog = catalog
         self._router = router
         self._delivery = delivery
@@ -92,7 +94,8 @@ class Pipeline:
         if call.idempotency_key is None:
             return await self._generate(valid, provider, call, draft, started)
         outcome = await self._idempotency.begin(call.caller, parse_key(call.idempotency_key), fingerprint(valid),
-                                                call.request_id)
+                                                call.request_id, call.time_remaining,
+                                                self._latency.expected_s(valid.model.id))
         if isinstance(outcome, bytes):
             draft.replayed()
             return pb.GenerateImagesResponse.FromString(outcome)
@@ -122,6 +125,7 @@ class Pipeline:
             cost_micros = valid.unit_price_micros * len(images)
             draft.delivered(len(images), cost_micros, result.model_used)
             await accountant.settle(hold, cost_micros)
+            self._latency.observe(valid.model.id, time.perf_counter() - started)
         except BaseException:
             await accountant.release(hold)
             raise

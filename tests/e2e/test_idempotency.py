@@ -31,17 +31,28 @@ def test_a_retry_replays_the_first_response_and_is_not_billed_again(make_stack, 
 
 
 def test_reuse_with_other_parameters_or_while_running_is_409(make_stack) -> None:  # type: ignore[no-untyped-def]
-    stack = make_stack(PERF_SANDBOX_LATENCY_MS="1500")
+    stack = make_stack(PERF_SANDBOX_LATENCY_MS="2500")
     key = stack.create_key("test")
-    results: list[Response] = []
-    worker = threading.Thread(target=lambda: results.append(post(stack, {"prompt": "slow"}, key, "slow-request-1")))
-    worker.start()
-    time.sleep(0.5)
-    running = post(stack, {"prompt": "slow"}, key, "slow-request-1")
-    assert running.status == 409
-    assert running.json()["error"]["type"] == "conflict" and running.headers["retry-after"] == "2"
-    worker.join(timeout=10)
-    assert results[0].status == 200
+
+    def collide(body: dict, idem: str) -> tuple[Response, Response]:  # type: ignore[type-arg]
+        results: list[Response] = []
+        worker = threading.Thread(target=lambda: results.append(post(stack, body, key, idem)))
+        worker.start()
+        time.sleep(1.0)
+        running = post(stack, body, key, idem)
+        worker.join(timeout=15)
+        return results[0], running
+
+    # No generation of this model has finished here yet: the answer is the end of the first one's lease
+    # (its deadline, the gateway's 120 s, plus a margin), not a made-up constant.
+    first, running = collide({"prompt": "slow", "model": "dall-e-2"}, "slow-request-1")
+    assert first.status == 200 and running.status == 409
+    assert running.json()["error"]["type"] == "conflict"
+    assert 100 <= int(running.headers["retry-after"]) <= 126
+    # Now one took ~2.5 s: a retry 1 s into the next is told to come back when that one should be done.
+    first, running = collide({"prompt": "slow again", "model": "dall-e-2"}, "slow-request-2")
+    assert running.status == 409 and 1 <= int(running.headers["retry-after"]) <= 3
+    assert running.json()["error"]["retry_after"] == int(running.headers["retry-after"])
     changed = post(stack, {"prompt": "different"}, key, "slow-request-1")
     assert changed.status == 409
     assert changed.json()["error"]["param"] == "Idempotency-Key"
