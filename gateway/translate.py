@@ -80,22 +80,51 @@ def generation_response(response: pb.GenerateImagesResponse) -> bytes:
             item["revised_prompt"] = image.revised_prompt
         data.append(item)
     perf = response.perf
-    return orjson.dumps({
+    body: dict[str, Any] = {
         "created": response.created,
         "data": data,
         "perf": {"request_id": perf.request_id, "model_used": perf.model_used, "size": perf.size,
                  "quality": perf.quality, "cost_usd": perf.cost_usd, "latency_ms": perf.latency_ms},
-    })
+    }
+    if response.HasField("usage"):
+        body["usage"] = token_usage_json(response.usage)
+    return orjson.dumps(body)
+
+
+def token_usage_json(usage: pb.TokenUsage) -> dict[str, Any]:
+    """OpenAI's `usage` object, field for field."""
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+            "input_tokens_details": {"text_tokens": usage.input_tokens_details.text_tokens,
+                                     "image_tokens": usage.input_tokens_details.image_tokens},
+            "output_tokens_details": {"text_tokens": usage.output_tokens_details.text_tokens,
+                                      "image_tokens": usage.output_tokens_details.image_tokens}}
 
 
 def model_json(model: pb.Model) -> dict[str, Any]:
-    caps = model.capabilities
-    return {
+    caps, life = model.capabilities, model.lifecycle
+    out: dict[str, Any] = {
         "id": model.id, "object": model.object, "created": model.created, "owned_by": model.owned_by,
         "capabilities": {"sizes": list(caps.sizes), "custom_sizes": caps.custom_sizes, "max_n": caps.max_n,
                          "qualities": list(caps.qualities), "styles": list(caps.styles)},
+        "price_model": model.price_model,
         "pricing": [{"size": p.size, "quality": p.quality, "usd_per_image": p.usd_per_image} for p in model.pricing],
+        "lifecycle": {"status": life.status, "deprecated_on": life.deprecated_on or None,
+                      "shutdown_on": life.shutdown_on or None,
+                      "served_by": {"provider": life.served_by.provider, "upstream_model": life.served_by.upstream_model}
+                      if life.HasField("served_by") else None},
     }
+    if model.HasField("megapixel_price"):
+        mp = model.megapixel_price
+        out["megapixel_pricing"] = {"first_megapixel_usd": mp.first_megapixel_usd,
+                                    "additional_megapixel_usd": mp.additional_megapixel_usd,
+                                    "input_megapixel_usd": mp.input_megapixel_usd}
+    if model.HasField("token_price"):
+        tp = model.token_price
+        out["token_pricing"] = {"text_input_usd_per_1m": tp.text_input_usd, "image_input_usd_per_1m": tp.image_input_usd,
+                                "image_output_usd_per_1m": tp.image_output_usd,
+                                "text_output_usd_per_1m": tp.text_output_usd}
+    return out
 
 
 def models_response(response: pb.ListModelsResponse) -> bytes:
@@ -103,8 +132,12 @@ def models_response(response: pb.ListModelsResponse) -> bytes:
 
 
 def _totals_json(totals: pb.UsageTotals) -> dict[str, Any]:
-    return {"requests": totals.requests, "failed_requests": totals.failed_requests, "images": totals.images,
-            "cost_usd": totals.cost_usd, "billed_usd": totals.billed_usd}
+    out: dict[str, Any] = {"requests": totals.requests, "failed_requests": totals.failed_requests,
+                           "images": totals.images, "cost_usd": totals.cost_usd, "billed_usd": totals.billed_usd}
+    if totals.HasField("upstream_cost_usd"):  # operator keys only
+        out["upstream_cost_usd"] = totals.upstream_cost_usd
+        out["margin_usd"] = totals.margin_usd
+    return out
 
 
 USAGE_PARAMS = frozenset(("start", "end"))
@@ -123,4 +156,6 @@ def usage_response(usage: pb.Usage) -> bytes:
         "totals": _totals_json(usage.totals),
         "days": [{"date": d.date, **_totals_json(d.totals)} for d in usage.days],
         "models": [{"model": m.model, **_totals_json(m.totals)} for m in usage.models],
+        **({"providers": [{"provider": p.provider, **_totals_json(p.totals)} for p in usage.providers]}
+           if usage.providers else {}),
     })

@@ -10,6 +10,7 @@
       ├── Conflict                  conflict
       ├── UpstreamError             upstream_error
       ├── ProviderUnavailable       provider_unavailable (retry_after optional)
+      │     └── ModelGone           the upstream model no longer exists (moves to the successor)
       ├── Timeout                   timeout
       └── InternalError             internal_error
 
@@ -109,6 +110,14 @@ class UpstreamError(PerfError):
 
 class ProviderUnavailable(PerfError):
     type = "provider_unavailable"
+
+
+class ModelGone(ProviderUnavailable):
+    """The upstream says the deployment's model no longer exists; nothing was generated or charged.
+
+    The pipeline retires the deployment and moves the request to its successor."""
+
+    default_retry_safe = True
 
 
 class Timeout(PerfError):

@@ -9,6 +9,7 @@ from perf.images.v1 import image_service_pb2 as pb
 from server.database.records import ApiKey, LedgerEntry
 from server.errors import shown
 from server.pipeline.requests import ImageRequest
+from server.pipeline.routing import Route
 
 
 def storable(text: str, limit: int) -> str:
@@ -27,9 +28,11 @@ class LedgerDraft:
     quality: str
     end_user: str
     provider: str = ""
+    deployment: str = ""
     upstream_model: str = ""
     n_delivered: int = 0
     cost_micros: int = 0
+    upstream_cost_micros: int = 0
     status: str = "ok"
     error_type: str = ""
 
@@ -45,10 +48,16 @@ class LedgerDraft:
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
-        self.provider = valid.model.provider
 
-    def delivered(self, images: int, cost_micros: int, upstream_model: str) -> None:
+    def routed(self, route: Route) -> None:
+        """Which deployment serves it (test keys: the one a live key would have used)."""
+        if route.deployment is not None:
+            self.provider, self.deployment = route.deployment.provider, route.deployment.id
+            self.upstream_model = route.deployment.upstream_model
+
+    def delivered(self, images: int, cost_micros: int, upstream_model: str, upstream_cost_micros: int = 0) -> None:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
+        self.upstream_cost_micros = upstream_cost_micros
 
     def replayed(self) -> None:
         """An Idempotency-Key retry answered from the stored response: nothing generated, nothing billed."""
@@ -68,4 +77,5 @@ class LedgerDraft:
             # Test usage is recorded at its list price and never billed.
             billed_micros=0 if self.key.is_test else self.cost_micros, latency_ms=latency_ms,
             status=self.status, error_type=self.error_type, end_user=self.end_user, created_at=int(now),
-            day=time.strftime("%Y-%m-%d", time.gmtime(now)))
+            day=time.strftime("%Y-%m-%d", time.gmtime(now)), deployment=self.deployment,
+            upstream_cost_micros=self.upstream_cost_micros)

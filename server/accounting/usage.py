@@ -18,6 +18,7 @@ class Totals:
     images: int = 0
     cost_micros: int = 0
     billed_micros: int = 0
+    upstream_cost_micros: int = 0
 
     def add(self, row: UsageRow) -> None:
         self.requests += row.requests
@@ -25,6 +26,11 @@ class Totals:
         self.images += row.images
         self.cost_micros += row.cost_micros
         self.billed_micros += row.billed_micros
+        self.upstream_cost_micros += row.upstream_cost_micros
+
+    @property
+    def margin_micros(self) -> int:
+        return self.billed_micros - self.upstream_cost_micros
 
 
 @dataclass
@@ -32,6 +38,7 @@ class UsageSummary:
     totals: Totals
     days: dict[str, Totals]
     models: dict[str, Totals]
+    providers: dict[str, Totals]
 
 
 def date_range(start: str, end: str, today: dt.date) -> tuple[str, str]:
@@ -57,9 +64,10 @@ def _bad(param: str) -> dt.date:
 
 
 def summarise(rows: list[UsageRow]) -> UsageSummary:
-    summary = UsageSummary(Totals(), {}, {})
+    summary = UsageSummary(Totals(), {}, {}, {})
     for row in rows:
         summary.totals.add(row)
         summary.days.setdefault(row.day, Totals()).add(row)
         summary.models.setdefault(row.model, Totals()).add(row)
+        summary.providers.setdefault(row.provider or "-", Totals()).add(row)
     return summary

@@ -1,22 +1,27 @@
-"""Reads models.toml into a Catalog and refuses a catalog that could misprice or misroute a request."""
+"""Reads models.toml into a Catalog and refuses a catalog that could misprice or misroute a request.
+
+Checked here, once, at start-up: every model and deployment field, that every (size, quality) a
+model accepts has a price (ours and the upstream's), that every deployment translates all of its
+public model's qualities and styles, that each deployment serves exactly one public model, and
+that no successor chain loops. Whether a chain ends in a shut-down deployment depends on the date
+and is checked by lifecycle.check_lifecycle.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Collection
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from server.catalog.model import (
-    ANY_SIZE,
-    Catalog,
-    CustomSizes,
-    Deployment,
-    ModelSpec,
-)
+from server.catalog.model import Catalog, CustomSizes, Deployment, Lifecycle, ModelSpec
+from server.catalog.prices_toml import PriceError, parse_price
+from server.catalog.pricing import ANY_SIZE, PerImage, Price
 from server.catalog.sizes import parse_size
 
 DEFAULT_PATH = Path(__file__).with_name("models.toml")
+_DEPLOYMENT_KEYS = {"provider", "upstream_model", "quality", "style", "size", "params", "upstream_price",
+                    "deprecated_on", "shutdown_on", "successor", "sources"}
 
 
 class CatalogError(ValueError):
@@ -24,39 +29,60 @@ class CatalogError(ValueError):
 
 
 def load_catalog(path: Path | None = None, providers: Collection[str] | None = None) -> Catalog:
-    """The catalog at `path`; every model's provider must be one of `providers` (default: the registered ones)."""
+    """The catalog at `path`; every deployment's provider must be one of `providers` (default: the registered)."""
     if providers is None:
         from server.providers.registry import declared  # the adapters are only imported when asked for
 
         providers = tuple(declared())
     with open(path or DEFAULT_PATH, "rb") as fh:
         raw = tomllib.load(fh)
-    deployments = raw.get("deployments", {})
-    models = {mid: _model(mid, spec, providers, deployments.get(mid)) for mid, spec in raw.get("models", {}).items()}
+    models = {mid: _model(mid, spec) for mid, spec in raw.get("models", {}).items()}
     if not models:
         raise CatalogError("catalog defines no models")
-    for mid in set(deployments) - set(models):
-        raise CatalogError(f"deployment {mid}: no such model")
-    catalog = Catalog(models=models)
+    owners = _owners(models, raw.get("deployments", {}))
+    deployments = {did: _deployment(did, spec, models[owners[did]], providers)
+                   for did, spec in raw.get("deployments", {}).items()}
+    catalog = Catalog(models=models, deployments=deployments)
     if catalog.default_model not in models:
         raise CatalogError(f"default model {catalog.default_model!r} is not in the catalog")
     return catalog
 
 
+def _owners(models: dict[str, ModelSpec], raw: dict[str, Any]) -> dict[str, str]:
+    """Which public model each deployment serves: the one whose list or successor chain reaches it."""
+    owners: dict[str, str] = {}
+    for model in models.values():
+        if not model.deployments:
+            raise CatalogError(f"model {model.id}: lists no deployments")
+        for start in model.deployments:
+            seen: list[str] = []
+            current: str | None = start
+            while current is not None:
+                if current not in raw:
+                    raise CatalogError(f"model {model.id}: no deployment {current!r}")
+                if current in seen:
+                    raise CatalogError(f"model {model.id}: successor chain loops: {' -> '.join([*seen, current])}")
+                if owners.setdefault(current, model.id) != model.id:
+                    raise CatalogError(f"deployment {current}: serves both {owners[current]} and {model.id}")
+                seen.append(current)
+                successor = raw[current].get("successor") if isinstance(raw[current], dict) else None
+                current = str(successor) if successor is not None else None
+    for did in set(raw) - set(owners):
+        raise CatalogError(f"deployment {did}: no model lists it or reaches it as a successor")
+    return owners
 
-def _model(mid: str, spec: dict[str, Any], providers: Collection[str], deployment: Any) -> ModelSpec:
+
+def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
     where = f"model {mid}"
     try:
-        provider = str(spec["provider"])
         max_n = int(spec["max_n"])
         sizes = tuple(str(s) for s in spec["sizes"])
         qualities = tuple(str(q) for q in spec["qualities"])
         styles = tuple(str(s) for s in spec.get("styles", ()))
         created = int(spec["created"])
+        deployments = tuple(str(d) for d in spec["deployments"])
     except KeyError as missing:
         raise CatalogError(f"{where}: missing {missing}") from None
-    if provider not in providers:
-        raise CatalogError(f"{where}: unknown provider {provider!r}")
     if max_n < 1:
         raise CatalogError(f"{where}: max_n must be at least 1")
     if not sizes or not qualities:
@@ -65,42 +91,72 @@ def _model(mid: str, spec: dict[str, Any], providers: Collection[str], deploymen
         if parse_size(size) is None:
             raise CatalogError(f"{where}: size {size!r} is not WxH")
     custom = _custom_sizes(where, spec.get("custom_sizes"))
-    prices = _prices(where, spec.get("prices", ()))
-    for quality in qualities:
-        for size in sizes:
-            if (size, quality) not in prices and (ANY_SIZE, quality) not in prices:
-                raise CatalogError(f"{where}: no price for {size} {quality}")
-        if custom is not None and (ANY_SIZE, quality) not in prices:
-            raise CatalogError(f"{where}: custom sizes need an 'any' price for {quality}")
-    return ModelSpec(id=mid, provider=provider, created=created, max_n=max_n, sizes=sizes,
-                     qualities=qualities, styles=styles, prices=prices, custom_sizes=custom,
-                     deployment=_deployment(mid, deployment, sizes, qualities, styles))
+    price = _price(where, spec.get("price"), sizes, qualities, custom is not None)
+    return ModelSpec(id=mid, created=created, max_n=max_n, sizes=sizes, qualities=qualities, styles=styles,
+                     price=price, deployments=deployments, custom_sizes=custom,
+                     sources=tuple(str(s) for s in spec.get("sources", ())))
 
 
-def _deployment(mid: str, raw: Any, sizes: tuple[str, ...], qualities: tuple[str, ...],
-                styles: tuple[str, ...]) -> Deployment:
-    """The upstream deployment; without a table, the public id is served under its own name, untranslated."""
-    if raw is None:
-        return Deployment(upstream_model=mid)
-    where = f"deployment {mid}"
+def _price(where: str, raw: Any, sizes: tuple[str, ...], qualities: tuple[str, ...], custom: bool) -> Price:
+    try:
+        price = parse_price(raw)
+    except PriceError as error:
+        raise CatalogError(f"{where}: {error}") from None
+    if isinstance(price, PerImage):
+        for quality in qualities:
+            for size in sizes:
+                if not price.covers(size, quality):
+                    raise CatalogError(f"{where}: no price for {size} {quality}")
+            if custom and (ANY_SIZE, quality) not in price.prices:
+                raise CatalogError(f"{where}: custom sizes need an 'any' price for {quality}")
+    return price
+
+
+def _deployment(did: str, raw: Any, model: ModelSpec, providers: Collection[str]) -> Deployment:
+    where = f"deployment {did}"
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: must be a table")
-    unknown = set(raw) - {"upstream_model", "quality", "style", "size", "params"}
+    unknown = set(raw) - _DEPLOYMENT_KEYS
     if unknown:
         raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
-    upstream_model = raw.get("upstream_model")
+    provider, upstream_model = raw.get("provider"), raw.get("upstream_model")
+    if provider not in providers:
+        raise CatalogError(f"{where}: unknown provider {provider!r}")
     if not isinstance(upstream_model, str) or not upstream_model.strip():
         raise CatalogError(f"{where}: upstream_model must be a non-empty string")
-    quality = _translation(where, "quality", raw.get("quality"), qualities, exhaustive=True)
-    style = _translation(where, "style", raw.get("style"), styles, exhaustive=True)
-    size = _translation(where, "size", raw.get("size"), sizes, exhaustive=False)
+    quality = _translation(where, "quality", raw.get("quality"), model.qualities, exhaustive=True)
+    style = _translation(where, "style", raw.get("style"), model.styles, exhaustive=True)
+    size = _translation(where, "size", raw.get("size"), model.sizes, exhaustive=False)
     for public, upstream in size.items():
         if parse_size(upstream) is None:
             raise CatalogError(f"{where}: size {public} maps to {upstream!r}, which is not WxH")
     params = raw.get("params", {})
     if not isinstance(params, dict) or not all(isinstance(v, (str, int, float, bool)) for v in params.values()):
         raise CatalogError(f"{where}: params must be a table of strings, numbers or booleans")
-    return Deployment(upstream_model=upstream_model, quality=quality, style=style, size=size, params=dict(params))
+    if "upstream_price" not in raw:
+        raise CatalogError(f"{where}: missing upstream_price (what {provider} charges for it)")
+    upstream_price = _price(where, raw["upstream_price"], model.sizes, model.qualities, model.custom_sizes is not None)
+    return Deployment(id=did, model=model.id, provider=str(provider), upstream_model=upstream_model,
+                      upstream_price=upstream_price, lifecycle=_lifecycle(where, raw), quality=quality,
+                      style=style, size=size, params=dict(params))
+
+
+def _lifecycle(where: str, raw: dict[str, Any]) -> Lifecycle:
+    dates: dict[str, dt.date | None] = {}
+    for name in ("deprecated_on", "shutdown_on"):
+        value = raw.get(name)
+        if value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
+            raise CatalogError(f"{where}: {name} must be a date (YYYY-MM-DD, unquoted)")
+        dates[name] = value
+    deprecated, shutdown = dates["deprecated_on"], dates["shutdown_on"]
+    if deprecated and shutdown and deprecated > shutdown:
+        raise CatalogError(f"{where}: deprecated_on is after shutdown_on")
+    sources = raw.get("sources", ())
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        raise CatalogError(f"{where}: sources must be a list of strings")
+    successor = raw.get("successor")
+    return Lifecycle(deprecated_on=deprecated, shutdown_on=shutdown,
+                     successor=str(successor) if successor is not None else None, sources=tuple(sources))
 
 
 def _translation(where: str, name: str, raw: Any, public: tuple[str, ...], exhaustive: bool) -> dict[str, str]:
@@ -118,37 +174,21 @@ def _translation(where: str, name: str, raw: Any, public: tuple[str, ...], exhau
     return {str(k): str(v) for k, v in raw.items()}
 
 
-def _prices(where: str, rows: Any) -> dict[tuple[str, str], int]:
-    prices: dict[tuple[str, str], int] = {}
-    for row in rows:
-        try:
-            usd = Decimal(str(row["usd"]))
-            key = (str(row["size"]), str(row["quality"]))
-        except (KeyError, InvalidOperation) as exc:
-            raise CatalogError(f"{where}: bad price row {row!r} ({exc})") from None
-        micros = usd * 1_000_000
-        if usd < 0 or micros != micros.to_integral_value():
-            raise CatalogError(f"{where}: price {row['usd']} is negative or finer than a micro-dollar")
-        if key in prices:
-            raise CatalogError(f"{where}: price for {key} given twice")
-        prices[key] = int(micros)
-    return prices
-
-
 def _custom_sizes(where: str, raw: dict[str, Any] | None) -> CustomSizes | None:
     if raw is None:
         return None
     kind = raw.get("kind")
-    if kind == "grid":
-        custom = CustomSizes(kind="grid", step=int(raw["step"]), min_side=int(raw["min_side"]),
-                             max_side=int(raw["max_side"]))
+    if kind in ("grid", "exact"):
+        custom = CustomSizes(kind=kind, step=int(raw["step"]), min_side=int(raw.get("min_side", raw["step"])),
+                             max_side=int(raw["max_side"]), max_ratio=float(raw.get("max_ratio", 0)),
+                             min_pixels=int(raw.get("min_pixels", 0)), max_pixels=int(raw.get("max_pixels", 0)))
         if not (0 < custom.step <= custom.min_side <= custom.max_side) or custom.min_side % custom.step \
                 or custom.max_side % custom.step:
-            raise CatalogError(f"{where}: grid needs step <= min_side <= max_side, both multiples of step")
+            raise CatalogError(f"{where}: {kind} needs step <= min_side <= max_side, both multiples of step")
         return custom
     if kind == "nearest_of":
         parsed = [parse_size(str(s)) for s in raw.get("deliverable", ())]
         if not parsed or any(p is None for p in parsed):
             raise CatalogError(f"{where}: nearest_of needs a list of WxH sizes")
         return CustomSizes(kind="nearest_of", deliverable=tuple(p for p in parsed if p is not None))
-    raise CatalogError(f"{where}: custom_sizes kind must be 'grid' or 'nearest_of'")
+    raise CatalogError(f"{where}: custom_sizes kind must be 'grid', 'exact' or 'nearest_of'")

@@ -1,20 +1,46 @@
-"""Plain, immutable records describing the public models and what each image costs."""
+"""Plain, immutable records of the catalog: public models, the deployments that serve them, and when.
+
+A public model (what callers name) lists its deployments in order of preference; a deployment is
+one upstream model at one provider, with the words the public parameters are said in there, what
+the provider charges us, and its lifecycle: from `shutdown_on` on (or once the upstream says the
+model is gone), traffic moves to its `successor`, another deployment of the same public model.
+"""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-ANY_SIZE = "any"
+from server.catalog.pricing import Price
+
 Param = str | int | float | bool
 
 
 @dataclass(frozen=True)
 class CustomSizes:
-    kind: str  # "grid" | "nearest_of"
+    kind: str  # "grid" | "nearest_of" | "exact"
     step: int = 0
     min_side: int = 0
     max_side: int = 0
     deliverable: tuple[tuple[int, int], ...] = ()
+    # "exact": any WxH on the step grid within these bounds is made as asked, anything else is refused.
+    max_ratio: float = 0.0
+    min_pixels: int = 0
+    max_pixels: int = 0
 
+
+@dataclass(frozen=True)
+class Lifecycle:
+    deprecated_on: dt.date | None = None
+    shutdown_on: dt.date | None = None
+    successor: str | None = None  # a deployment id
+    # Where the dates (and the deployment's facts) come from: provider pages, for whoever checks them.
+    sources: tuple[str, ...] = ()
+
+    def shut_by(self, day: dt.date) -> bool:
+        return self.shutdown_on is not None and day >= self.shutdown_on
+
+    def deprecated_by(self, day: dt.date) -> bool:
+        return self.deprecated_on is not None and day >= self.deprecated_on
 
 
 @dataclass(frozen=True)
@@ -26,7 +52,12 @@ class Deployment:
     size differs, the image is resized locally to the public size.
     """
 
+    id: str
+    model: str  # the public model it serves
+    provider: str
     upstream_model: str
+    upstream_price: Price
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     quality: dict[str, str] = field(default_factory=dict, hash=False)
     style: dict[str, str] = field(default_factory=dict, hash=False)
     size: dict[str, str] = field(default_factory=dict, hash=False)
@@ -36,16 +67,15 @@ class Deployment:
 @dataclass(frozen=True)
 class ModelSpec:
     id: str
-    provider: str
     created: int
     max_n: int
     sizes: tuple[str, ...]
     qualities: tuple[str, ...]
     styles: tuple[str, ...]
-    # (size or "any", quality) -> micro-dollars per image
-    prices: dict[tuple[str, str], int] = field(hash=False)
+    price: Price  # what we bill
+    deployments: tuple[str, ...]  # deployment ids, first preferred
     custom_sizes: CustomSizes | None = None
-    deployment: Deployment | None = None  # the loader always sets one
+    sources: tuple[str, ...] = ()
 
     @property
     def default_quality(self) -> str:
@@ -55,16 +85,15 @@ class ModelSpec:
     def default_style(self) -> str | None:
         return self.styles[0] if self.styles else None
 
-    def price_micros(self, size: str, quality: str) -> int:
-        """Price of one image of the delivered `size` at `quality`; the catalog guarantees one exists."""
-        exact = self.prices.get((size, quality))
-        return exact if exact is not None else self.prices[(ANY_SIZE, quality)]
-
 
 @dataclass(frozen=True)
 class Catalog:
     models: dict[str, ModelSpec]
+    deployments: dict[str, Deployment] = field(default_factory=dict)
     default_model: str = "dall-e-3"
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
+
+    def primary(self, model: ModelSpec) -> Deployment:
+        return self.deployments[model.deployments[0]]

@@ -71,7 +71,7 @@ class PostgresStore:
 
     async def insert_key(self, key: ApiKey, digest: str) -> None:
         await self._pool.execute(_SQL["INSERT_KEY"], key.id, key.mode, key.tier, key.name, key.hint, key.created_at,
-                                 key.revoked_at, key.minute_limit, key.day_limit, key.monthly_cap_micros, digest)
+                                 key.revoked_at, key.minute_limit, key.day_limit, key.monthly_cap_micros, bool(key.operator), digest)
 
     async def revoke_key(self, key_id: str, now: int) -> bool:
         return await self._status_count(_SQL["REVOKE_KEY"], now, key_id) == 1

@@ -1,28 +1,31 @@
 """The SQL both stores run, written once with `?` placeholders (PostgreSQL's store renumbers them)."""
 from __future__ import annotations
 
-KEY_COLUMNS = "id, mode, tier, name, hint, created_at, revoked_at, minute_limit, day_limit, monthly_cap_micros"
+KEY_COLUMNS = ("id, mode, tier, name, hint, created_at, revoked_at, minute_limit, day_limit, monthly_cap_micros, "
+               "operator")
 FIND_KEY = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE digest = ?"
 GET_KEY = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?"
-INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLUMNS}, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLUMNS}, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 REVOKE_KEY = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
 ROTATE_KEY = "UPDATE api_keys SET digest = ?, hint = ? WHERE id = ? AND revoked_at IS NULL"
 LIST_KEYS = f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
 COUNT_KEYS = "SELECT count(*) FROM api_keys"
 
 LEDGER_COLUMNS = ("id, request_id, key_id, mode, model, provider, upstream_model, n_requested, n_delivered, size, "
-                  "quality, cost_micros, billed_micros, latency_ms, status, error_type, end_user, created_at, day")
+                  "quality, cost_micros, billed_micros, latency_ms, status, error_type, end_user, created_at, day, "
+                  "deployment, upstream_cost_micros")
 # Idempotent by row id, so a row replayed from the spool (server/accounting/spool.py) lands once.
-INSERT_LEDGER = (f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
+INSERT_LEDGER = (f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 21)}) "
                  "ON CONFLICT (id) DO NOTHING")
 USAGE = """
 SELECT key_id, mode, day, model, CAST(count(*) AS BIGINT),
        CAST(sum(CASE WHEN status IN ('ok', 'replayed') THEN 0 ELSE 1 END) AS BIGINT), CAST(sum(n_delivered) AS BIGINT),
-       CAST(sum(cost_micros) AS BIGINT), CAST(sum(billed_micros) AS BIGINT)
+       CAST(sum(cost_micros) AS BIGINT), CAST(sum(billed_micros) AS BIGINT), provider,
+       CAST(sum(upstream_cost_micros) AS BIGINT)
 FROM usage_ledger
 WHERE day >= ? AND day <= ? {key_filter}
-GROUP BY key_id, mode, day, model
-ORDER BY key_id, day, model
+GROUP BY key_id, mode, day, model, provider
+ORDER BY key_id, day, model, provider
 """
 
 # Spend: settled plus reserved per key and month. The cap check and the reservation are one

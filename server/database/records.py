@@ -17,6 +17,8 @@ class ApiKey:
     minute_limit: int | None = None
     day_limit: int | None = None
     monthly_cap_micros: int | None = None
+    # The operator's own key: /v1/usage also shows upstream costs and margins.
+    operator: bool = False
 
     @property
     def is_test(self) -> bool:
@@ -44,6 +46,8 @@ class LedgerEntry:
     end_user: str
     created_at: int
     day: str
+    deployment: str = ""
+    upstream_cost_micros: int = 0  # what the upstream charged us (its figure, else its list price)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class UsageRow:
     images: int
     cost_micros: int
     billed_micros: int
+    provider: str = ""
+    upstream_cost_micros: int = 0
 
 
 @dataclass(frozen=True)

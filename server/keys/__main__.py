@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--minute-limit", type=int, help="images per rolling minute (default: the tier's)")
     create.add_argument("--day-limit", type=int, help="images per rolling 24 hours (default: the tier's)")
     create.add_argument("--monthly-cap-usd", type=Decimal, help="refuse requests that would spend more this month")
+    create.add_argument("--operator", action="store_true",
+                        help="the operator's own key: /v1/usage also shows upstream costs and margins")
     commands.add_parser("list", help="list keys (never their secrets)")
     for name, text in (("revoke", "revoke a key by its id (key_…); works on every replica at once"),
                        ("rotate", "give a key a new secret; the old one stops working at once")):
@@ -56,7 +58,7 @@ async def _command(args: argparse.Namespace, store: Store, settings: ServerSetti
         cap = None if args.monthly_cap_usd is None else int(args.monthly_cap_usd * 1_000_000)
         key, record = await create_key(store, pepper, mode=args.mode, tier=args.tier, name=args.name,
                                        minute_limit=args.minute_limit, day_limit=args.day_limit,
-                                       monthly_cap_micros=cap)
+                                       monthly_cap_micros=cap, operator=args.operator)
         print(f"created {_describe(record)}")
         print(key)
     elif args.command == "list":
@@ -81,7 +83,8 @@ def _describe(key: ApiKey) -> str:
     limits = f"minute={key.minute_limit or 'tier'} day={key.day_limit or 'tier'}"
     cap = f"${key.monthly_cap_micros / 1e6:.2f}/month" if key.monthly_cap_micros is not None else "no cap"
     state = "revoked" if key.revoked_at else "active"
-    return f"{key.id}\t{key.mode}\t{key.tier}\t{state}\t{key.hint}\t{limits}\t{cap}\t{key.name}"
+    role = "operator" if key.operator else "customer"
+    return f"{key.id}\t{key.mode}\t{key.tier}\t{state}\t{role}\t{key.hint}\t{limits}\t{cap}\t{key.name}"
 
 
 if __name__ == "__main__":

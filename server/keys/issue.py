@@ -12,7 +12,7 @@ from server.keys.tokens import generate_key, key_digest, key_hint
 
 async def create_key(store: Store, pepper: bytes, *, mode: str, tier: str, name: str = "",
                      minute_limit: int | None = None, day_limit: int | None = None,
-                     monthly_cap_micros: int | None = None) -> tuple[str, ApiKey]:
+                     monthly_cap_micros: int | None = None, operator: bool = False) -> tuple[str, ApiKey]:
     tiers = load_tiers()
     if tier not in tiers:
         raise ValueError(f"tier must be one of {', '.join(tiers)}")
@@ -25,7 +25,7 @@ async def create_key(store: Store, pepper: bytes, *, mode: str, tier: str, name:
     key = generate_key(mode)
     record = ApiKey(id="key_" + secrets.token_hex(8), mode=mode, tier=tier, name=name, hint=key_hint(key),
                     created_at=int(time.time()), revoked_at=None, minute_limit=minute_limit, day_limit=day_limit,
-                    monthly_cap_micros=monthly_cap_micros)
+                    monthly_cap_micros=monthly_cap_micros, operator=operator)
     await store.insert_key(record, key_digest(pepper, key))
     return key, record
 

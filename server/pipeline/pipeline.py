@@ -22,14 +22,14 @@ from server.accounting.spool import LedgerSpool
 from server.catalog import Catalog
 from server.database import Store
 from server.database.records import ApiKey
-from server.errors import PerfError, UpstreamError
+from server.errors import ModelGone, PerfError, UpstreamError
 from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
 from server.pipeline.latency import LatencyEstimates
 from server.pipeline.requests import ImageRequest
-from server.pipeline.routing import Router
-from server.providers.base import Provider
+from server.pipeline.routing import Route, Router
+from server.providers.base import GenerationResult
 
 log = logging.getLogger("perf.server")
 MICROS = 1_000_000
@@ -90,9 +90,9 @@ class Pipeline:
                          started: float) -> pb.GenerateImagesResponse:
         valid = kind.validate(request, self._catalog)
         draft.validated(valid)
-        provider = self._router.provider_for(call.caller, valid.model)
+        route = self._router.route(call.caller, valid.model)  # an unconfigured provider fails before any claim
         if call.idempotency_key is None:
-            return await self._generate(valid, provider, call, draft, started)
+            return await self._generate(valid, route, call, draft, started)
         outcome = await self._idempotency.begin(call.caller, parse_key(call.idempotency_key), fingerprint(valid),
                                                 call.request_id, call.time_remaining,
                                                 self._latency.expected_s(valid.model.id))
@@ -100,7 +100,7 @@ class Pipeline:
             draft.replayed()
             return pb.GenerateImagesResponse.FromString(outcome)
         try:
-            response = await self._generate(valid, provider, call, draft, started)
+            response = await self._generate(valid, route, call, draft, started)
         except BaseException:
             await self._tracked_quietly(self._idempotency.release(outcome), call)
             raise
@@ -108,22 +108,21 @@ class Pipeline:
         await self._tracked_quietly(self._idempotency.complete(outcome, response), call)
         return response
 
-    async def _generate(self, valid: ImageRequest, provider: Provider, call: Call, draft: LedgerDraft,
+    async def _generate(self, valid: ImageRequest, route: Route, call: Call, draft: LedgerDraft,
                         started: float) -> pb.GenerateImagesResponse:
         accountant = self._accountant
-        hold = await accountant.reserve(call.caller, valid.n, valid.cost_micros)
+        hold = await accountant.reserve(call.caller, valid.n, valid.estimate_micros)
         try:
             async with self._budget.hold(estimate_bytes(valid.n, valid.width, valid.height), call.time_remaining):
-                job = self._router.job_for(call.caller, valid, call.time_remaining)
-                result = await provider.generate(job)
+                route, result = await self._provider_call(valid, route, call, draft)
                 # Never more than was asked for and reserved, whatever an upstream sends back.
                 images = result.images[: valid.n]
                 if not images:
                     raise UpstreamError("the provider returned no images")
                 data = await self._delivery.deliver(images, valid.response_format, result.revised_prompt)
             # Only delivered images are billed (an upstream may withhold some).
-            cost_micros = valid.unit_price_micros * len(images)
-            draft.delivered(len(images), cost_micros, result.model_used)
+            cost_micros = valid.cost_micros(len(images), result.usage)
+            draft.delivered(len(images), cost_micros, result.model_used, _upstream_cost(valid, route, result))
             await accountant.settle(hold, cost_micros)
             self._latency.observe(valid.model.id, time.perf_counter() - started)
         except BaseException:
@@ -134,7 +133,23 @@ class Pipeline:
             data=data,
             perf=pb.Perf(request_id=call.request_id, model_used=result.model_used, size=valid.size,
                          quality=valid.quality, cost_usd=cost_micros / MICROS,
-                         latency_ms=int((time.perf_counter() - started) * 1000)))
+                         latency_ms=int((time.perf_counter() - started) * 1000)),
+            usage=_token_usage(valid, result))
+
+    async def _provider_call(self, valid: ImageRequest, route: Route, call: Call,
+                             draft: LedgerDraft) -> tuple[Route, GenerationResult]:
+        """The provider's result; a deployment its upstream reports gone is retired and its successor asked
+        (a gone model generated and charged nothing, so asking again cannot pay twice)."""
+        while True:
+            draft.routed(route)
+            job = self._router.job_for(route, valid, call.time_remaining)
+            try:
+                return route, await route.provider.generate(job)
+            except ModelGone as gone:
+                if route.deployment is None or route.sandbox or gone.retry_safe is not True:
+                    raise
+                self._router.lifecycles.retire(route.deployment, gone.message)
+                route = self._router.route(call.caller, valid.model)
 
     async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
         """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it.
@@ -173,3 +188,26 @@ class Pipeline:
             await self._accountant.peek(caller)
         except Exception:  # headers are a courtesy; never turn a response into an error for them
             log.warning("could not read rate-limit state for key=%s", caller.id, exc_info=True)
+
+
+def _upstream_cost(valid: ImageRequest, route: Route, result: GenerationResult) -> int:
+    """What the upstream charged us: its own figure when it gives one, else its list price."""
+    if route.sandbox or route.deployment is None:
+        return 0
+    if result.upstream_cost_micros is not None:
+        return result.upstream_cost_micros
+    charged = result.charged_images if result.charged_images is not None else len(result.images)
+    usage = result.charged_usage if result.charged_usage is not None else result.usage
+    return route.deployment.upstream_price.settle(valid.work, charged, usage)
+
+
+def _token_usage(valid: ImageRequest, result: GenerationResult) -> pb.TokenUsage | None:
+    """OpenAI's `usage` object, for models billed by the token (as OpenAI returns it for gpt-image)."""
+    usage = result.usage
+    if usage is None or valid.model.price.kind != "per_token":
+        return None
+    return pb.TokenUsage(
+        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        total_tokens=usage.input_tokens + usage.output_tokens,
+        input_tokens_details=pb.TokenUsage.Details(text_tokens=usage.text_input, image_tokens=usage.image_input),
+        output_tokens_details=pb.TokenUsage.Details(text_tokens=usage.text_output, image_tokens=usage.image_output))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.catalog import ModelSpec
+from server.catalog.pricing import TokenUsage, Work
 from server.catalog.sizes import format_size
 
 GENERATION = "generation"
@@ -22,7 +23,6 @@ class ImageRequest:
     style: str | None
     response_format: str
     user: str
-    unit_price_micros: int
     # The caller's own ceiling (USD), kept so a retry with another ceiling is another request.
     max_cost_per_call: float | None = None
 
@@ -32,5 +32,16 @@ class ImageRequest:
         return format_size(self.width, self.height)
 
     @property
-    def cost_micros(self) -> int:
-        return self.unit_price_micros * self.n
+    def work(self) -> Work:
+        """What the request asks for, as its price sees it."""
+        return Work(n=self.n, width=self.width, height=self.height, quality=self.quality, size=self.size,
+                    prompt_bytes=len(self.prompt.encode()))
+
+    @property
+    def estimate_micros(self) -> int:
+        """The most this request can cost (reserved against a spend cap, held to max_cost_per_call)."""
+        return self.model.price.estimate(self.work)
+
+    def cost_micros(self, delivered: int, usage: TokenUsage | None) -> int:
+        """What `delivered` images cost, by the model's price (per-token prices from the upstream's usage)."""
+        return self.model.price.settle(self.work, delivered, usage)

@@ -11,6 +11,8 @@ from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
+from server.catalog.lifecycle import Lifecycles
+from server.catalog.pricing import PerImage, PerMegapixel
 from server.database import Store
 from server.errors import NotFound, shown
 from server.pipeline.pipeline import MICROS, Call, Kind, Pipeline
@@ -26,8 +28,9 @@ GENERATE = Kind(GENERATION, validate)
 
 
 class ImageService(pb_grpc.ImageServiceServicer):
-    def __init__(self, catalog: Catalog, pipeline: Pipeline, images: LocalImageStore, signer: UrlSigner,
-                 store: Store) -> None:
+    def __init__(self, catalog: Catalog, lifecycles: Lifecycles, pipeline: Pipeline, images: LocalImageStore,
+                 signer: UrlSigner, store: Store) -> None:
+        self._lifecycles = lifecycles
         self._catalog = catalog
         self._pipeline = pipeline
         self._images = images
@@ -44,19 +47,27 @@ class ImageService(pb_grpc.ImageServiceServicer):
         with backend("database"):
             rows = await self._store.usage(start, end, caller.id)
         summary = summarise(rows)
+        costs = bool(caller.operator)  # upstream costs are the operator's business, not a customer's
+
+        def totals(t: Totals) -> pb.UsageTotals:
+            return _totals(t, costs)
+
         return pb.Usage(object="usage", key_id=caller.id, mode=caller.mode, start=start, end=end,
-                        totals=_totals(summary.totals),
-                        days=[pb.DailyUsage(date=d, totals=_totals(t)) for d, t in sorted(summary.days.items())],
-                        models=[pb.ModelUsage(model=m, totals=_totals(t)) for m, t in sorted(summary.models.items())])
+                        totals=totals(summary.totals),
+                        days=[pb.DailyUsage(date=d, totals=totals(t)) for d, t in sorted(summary.days.items())],
+                        models=[pb.ModelUsage(model=m, totals=totals(t)) for m, t in sorted(summary.models.items())],
+                        providers=[pb.ProviderUsage(provider=p, totals=totals(t))
+                                   for p, t in sorted(summary.providers.items())] if costs else [])
 
     async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(object="list", data=[_model(m) for m in self._catalog.models.values()])
+        return pb.ListModelsResponse(object="list",
+                                     data=[_model(m, self._lifecycles) for m in self._catalog.models.values()])
 
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
         model = self._catalog.get(request.model)
         if model is None:
             raise NotFound(f"The model '{shown(request.model)}' does not exist", param="model")
-        return _model(model)
+        return _model(model, self._lifecycles)
 
     async def GetImageContent(self, request: pb.GetImageContentRequest,
                               context: grpc.aio.ServicerContext) -> pb.ImageContent:
@@ -82,15 +93,43 @@ def _metadata(context: grpc.aio.ServicerContext, name: str) -> str | None:
     return None
 
 
-def _totals(totals: Totals) -> pb.UsageTotals:
-    return pb.UsageTotals(requests=totals.requests, failed_requests=totals.failed_requests, images=totals.images,
-                          cost_usd=totals.cost_micros / MICROS, billed_usd=totals.billed_micros / MICROS)
+def _totals(totals: Totals, costs: bool = False) -> pb.UsageTotals:
+    out = pb.UsageTotals(requests=totals.requests, failed_requests=totals.failed_requests, images=totals.images,
+                         cost_usd=totals.cost_micros / MICROS, billed_usd=totals.billed_micros / MICROS)
+    if costs:
+        out.upstream_cost_usd = totals.upstream_cost_micros / MICROS
+        out.margin_usd = (totals.billed_micros - totals.upstream_cost_micros) / MICROS
+    return out
 
 
-def _model(model: ModelSpec) -> pb.Model:
+def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
     capabilities = pb.ModelCapabilities(sizes=model.sizes, custom_sizes=model.custom_sizes is not None,
                                         max_n=model.max_n, qualities=model.qualities, styles=model.styles)
-    pricing = [pb.Price(size=size, quality=quality, usd_per_image=micros / MICROS)
-               for (size, quality), micros in model.prices.items()]
-    return pb.Model(id=model.id, object="model", created=model.created, owned_by=model.provider,
-                    capabilities=capabilities, pricing=pricing)
+    view = lifecycles.view(model)
+    served = view.served_by
+    out = pb.Model(id=model.id, object="model", created=model.created,
+                   owned_by=served.provider if served else "", capabilities=capabilities,
+                   price_model=model.price.kind,
+                   lifecycle=pb.Lifecycle(status=view.status, deprecated_on=_day(view.deprecated_on),
+                                          shutdown_on=_day(view.shutdown_on),
+                                          served_by=pb.ServedBy(provider=served.provider,
+                                                                upstream_model=served.upstream_model)
+                                          if served else None))
+    price = model.price
+    if isinstance(price, PerImage):
+        out.pricing.extend(pb.Price(size=size, quality=quality, usd_per_image=micros / MICROS)
+                           for (size, quality), micros in price.prices.items())
+    elif isinstance(price, PerMegapixel):
+        out.megapixel_price.CopyFrom(pb.MegapixelPrice(first_megapixel_usd=price.first_mp / MICROS,
+                                                       additional_megapixel_usd=price.extra_mp / MICROS,
+                                                       input_megapixel_usd=price.input_mp / MICROS))
+    else:
+        out.token_price.CopyFrom(pb.TokenPrice(text_input_usd=price.text_input / MICROS,
+                                               image_input_usd=price.image_input / MICROS,
+                                               image_output_usd=price.image_output / MICROS,
+                                               text_output_usd=price.text_output / MICROS))
+    return out
+
+
+def _day(day: dt.date | None) -> str:
+    return day.isoformat() if day else ""

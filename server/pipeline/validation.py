@@ -10,13 +10,7 @@ import unicodedata
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import Catalog, ModelSpec
-from server.catalog.sizes import (
-    MAX_CUSTOM_SIDE,
-    MIN_CUSTOM_SIDE,
-    deliverable_size,
-    format_size,
-    parse_size,
-)
+from server.catalog.sizes import MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, deliverable_size, describe, parse_size
 from server.errors import InvalidRequest, NotFound, shown
 from server.pipeline.requests import GENERATION, ImageRequest
 
@@ -60,13 +54,12 @@ def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> ImageReques
         # An end-user id has no business with control characters, and PostgreSQL cannot store NUL:
         # refusing them here keeps every store's ledger row writable.
         raise InvalidRequest("user must not contain control characters", param="user")
-    unit_price = model.price_micros(format_size(width, height), quality)
     max_cost = request.max_cost_per_call if request.HasField("max_cost_per_call") else None
     valid = ImageRequest(kind=GENERATION, prompt=prompt, model=model, n=n, requested_size=requested, width=width,
                          height=height, quality=quality, style=style, response_format=response_format, user=user,
-                         unit_price_micros=unit_price, max_cost_per_call=max_cost)
+                         max_cost_per_call=max_cost)
     if max_cost is not None:
-        _within_budget(max_cost, valid.cost_micros)
+        _within_budget(max_cost, valid.estimate_micros)
     return valid
 
 
@@ -89,7 +82,10 @@ def _size(requested: str, model: ModelSpec) -> tuple[int, int]:
     if parsed is not None and custom is not None:
         width, height = parsed
         if MIN_CUSTOM_SIDE <= min(width, height) and max(width, height) <= MAX_CUSTOM_SIDE:
-            return deliverable_size(custom, width, height)
+            delivered = deliverable_size(custom, width, height)
+            if delivered is None:
+                raise InvalidRequest(f"{model.id} cannot make {width}x{height}: {describe(custom)}", param="size")
+            return delivered
         raise InvalidRequest(f"custom sizes for {model.id} need both sides between {MIN_CUSTOM_SIDE} and "
                              f"{MAX_CUSTOM_SIDE}", param="size")
     allowed = _choices(model.sizes) + (" or any WxH" if custom is not None else "")

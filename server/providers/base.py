@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from server.catalog.pricing import TokenUsage
+
 # A fixed upstream parameter from the catalog's deployment table (TOML scalars).
 Param = str | int | float | bool
 
@@ -45,9 +47,31 @@ class GenerationResult:
     revised_prompt: str
     model_used: str
     upstream_request_id: str | None = None
+    # What the upstream says it charged (BFL's `cost`), when it says.
     upstream_cost_micros: int | None = None
-    # Images the upstream generated but withheld (moderation); never billed.
+    # Images the upstream generated but withheld (moderation); never billed by us.
     filtered: int = 0
+    # Images the upstream charged us for, when that differs from those delivered (some bill the
+    # ones their moderation withheld); None: the images delivered.
+    charged_images: int | None = None
+    # Tokens the upstream reports for what was delivered (gpt-image `usage`, Gemini `usageMetadata`),
+    # and for everything it charged when that is more (Gemini bills a call whose image it withheld).
+    usage: TokenUsage | None = None
+    charged_usage: TokenUsage | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamModel:
+    """One entry of an upstream's own model listing (for `python -m server.catalog check --live`)."""
+
+    id: str
+    shutdown_date: str | None = None  # YYYY-MM-DD, where the upstream announces one
+
+
+class ModelLister(Protocol):
+    """A provider that can list its upstream's models (declared by Capabilities.list_models)."""
+
+    async def list_models(self) -> list[UpstreamModel]: ...
 
 
 class Provider(Protocol):

@@ -16,6 +16,7 @@ from server.accounting.holds import Accountant
 from server.accounting.spool import LedgerSpool
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
+from server.catalog.lifecycle import Lifecycles, check_lifecycle
 from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
@@ -75,8 +76,10 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     # One aiohttp session per configured upstream, created here inside the running loop.
     plugins = plugins_from_env(settings.providers.env)
     catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
+    check_lifecycle(catalog, settings.today())  # a model left with no live deployment refuses to start
     live = await start_live_providers(settings.providers, plugins)
-    router = Router(catalog, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
+    lifecycles = Lifecycles(catalog, settings.today)
+    router = Router(catalog, lifecycles, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
 
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -94,7 +97,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
-    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, pipeline, images, signer, store), server)
+    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),
+                                               server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

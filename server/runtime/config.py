@@ -1,6 +1,7 @@
 """Server settings, read once from the environment (see the configuration table in README.md)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,10 +43,16 @@ class ServerSettings:
     # and how long a newcomer waits for room before a 503.
     max_inflight_image_bytes: int = 1024 * MIB
     inflight_wait_s: float = 10.0
+    # Tests and drills only: the date lifecycle routing takes as today (PERF_LIFECYCLE_TODAY).
+    fixed_today: dt.date | None = None
     # The catalog file (models, prices, deployments); None: the one shipped in server/catalog/.
     catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+
+    def today(self) -> dt.date:
+        """The date lifecycle routing uses: UTC today, unless a test fixed it."""
+        return self.fixed_today or dt.datetime.now(dt.UTC).date()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -73,6 +80,7 @@ class ServerSettings:
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
             max_inflight_image_bytes=int(env.get("PERF_MAX_INFLIGHT_IMAGE_BYTES", str(cls.max_inflight_image_bytes))),
             inflight_wait_s=float(env.get("PERF_INFLIGHT_WAIT_SECONDS", str(cls.inflight_wait_s))),
+            fixed_today=dt.date.fromisoformat(env["PERF_LIFECYCLE_TODAY"]) if env.get("PERF_LIFECYCLE_TODAY") else None,
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
         )

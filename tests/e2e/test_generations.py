@@ -105,8 +105,20 @@ def test_models_routes_list_capabilities_and_prices(stack: Stack, test_key: str)
     body = listing.json()
     assert body["object"] == "list"
     ids = [m["id"] for m in body["data"]]
-    assert ids == [m[0] for m in SEVEN_MODELS]
+    assert ids[:7] == [m[0] for m in SEVEN_MODELS]
+    assert {"gpt-image-2", "flux-2-pro", "gemini-3-pro-image", "ideogram-4", "sd3.5-large"} <= set(ids)
     one = stack.get("/v1/models/dall-e-3", key=test_key).json()
+    assert one["price_model"] == "per_image" and one["owned_by"] == "openai"
+    assert one["lifecycle"] == {"status": "active", "deprecated_on": None, "shutdown_on": None,
+                                "served_by": {"provider": "openai", "upstream_model": "gpt-image-2"}}
+    imagen = stack.get("/v1/models/imagen-3", key=test_key).json()["lifecycle"]
+    assert imagen["served_by"] == {"provider": "google", "upstream_model": "gemini-nano-banana-2.1"}
+    tokens = stack.get("/v1/models/gpt-image-2", key=test_key).json()
+    assert tokens["price_model"] == "per_token" and tokens["pricing"] == []
+    assert tokens["token_pricing"]["image_output_usd_per_1m"] == pytest.approx(30.0)
+    megapixels = stack.get("/v1/models/flux-2-pro", key=test_key).json()
+    assert megapixels["megapixel_pricing"] == {"first_megapixel_usd": 0.03, "additional_megapixel_usd": 0.015,
+                                               "input_megapixel_usd": 0.015}
     assert one["capabilities"]["max_n"] == 1
     assert one["capabilities"]["styles"] == ["vivid", "natural"]
     assert isinstance(one["created"], int)

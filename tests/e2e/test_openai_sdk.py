@@ -32,7 +32,7 @@ def test_sdk_generates_url_and_b64(stack: Stack, test_key: str) -> None:
 
 def test_sdk_lists_models(stack: Stack, test_key: str) -> None:
     ids = [m.id for m in client(stack, test_key).models.list()]
-    assert "flux-pro" in ids and len(ids) == 7
+    assert "flux-pro" in ids and "gpt-image-2" in ids and len(ids) == 17
     assert client(stack, test_key).models.retrieve("imagen-3").owned_by == "google"
 
 

@@ -31,10 +31,11 @@ def stack(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Ite
     # dall-e-2 repointed onto OpenAI's URL wire, so the image is downloaded after the call is charged.
     catalog = data / "models.toml"
     text = DEFAULT_PATH.read_text()
-    old = '[deployments.dall-e-2]\nupstream_model = "gpt-image-1-mini"\nquality = { standard = "low" }\n'
+    old = '[deployments."dall-e-2/gpt-image-2"]\nprovider = "openai"\nupstream_model = "gpt-image-2"\n' \
+          'quality = { standard = "low" }\n'
     assert old in text
-    catalog.write_text(text.replace(old, '[deployments.dall-e-2]\nupstream_model = "dall-e-2"\n'
-                                         'params = { response_format = "url" }\n'))
+    catalog.write_text(text.replace(old, '[deployments."dall-e-2/gpt-image-2"]\nprovider = "openai"\n'
+                                         'upstream_model = "dall-e-2"\nparams = { response_format = "url" }\n'))
     running = Stack(data, env_overrides={**upstreams.env(), "PERF_CATALOG_PATH": str(catalog)}).start()
     try:
         yield running

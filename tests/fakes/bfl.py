@@ -10,6 +10,7 @@ pydantic-v2 items and 422 for validation.
 """
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -32,19 +33,35 @@ class Spec:
     hi: int  # per-side maximum (FLUX.2: bounded by 4 MP instead)
     default: tuple[int, int]
     max_safety: int
-    credits: float
+    credits: float  # per image (FLUX.1), or for the first megapixel (FLUX.2)
     # name -> (min, max, integer?) for model-specific tuning fields
     extras: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
+    # FLUX.2: credits for each megapixel after the first (and for each input megapixel).
+    per_extra_mp: float | None = None
+
+    def cost(self, width: int, height: int) -> float:
+        """Credits for one image, by BFL's published formula (FLUX.2: first MP + further MPs)."""
+        if self.per_extra_mp is None:
+            return self.credits
+        output_mp = width * height / (1024 * 1024)
+        return round(self.credits + max(0, math.ceil(round(output_mp, 6)) - 1) * self.per_extra_mp, 4)
 
 
-# FLUX.1: 256-1440, x32, default 1024x768. FLUX.2: >=64, x16, <=4 MP. Credits: 1 credit = $0.01.
+# FLUX.1: 256-1440, x32, default 1024x768. FLUX.2: >=64, x16, <=4 MP. Credits: 1 credit = $0.01
+# (docs.bfl.ai/quick_start/pricing: FLUX1.1 [pro] 4; FLUX.2 [pro] 3 + 1.5/MP, [max] 7 + 3, [flex] 5 + 5,
+# [klein] 4B 1.4 + 0.1, 9B 1.5 + 0.2).
+FLEX = {"steps": (1, 50, True), "guidance": (1.5, 10, False)}
 SPECS = {
     "flux-pro-1.1": Spec(32, 256, 1440, (1024, 768), 6, 4.0),
     "flux-pro": Spec(32, 256, 1440, (1024, 768), 6, 5.0,
                      {"steps": (1, 50, True), "guidance": (1.5, 5, False), "interval": (1, 4, False)}),
     "flux-dev": Spec(32, 256, 1440, (1024, 768), 6, 2.5,
                      {"steps": (1, 50, True), "guidance": (1.5, 5, False)}),
-    "flux-2-pro": Spec(16, 64, 4096, (1024, 1024), 5, 3.0),
+    "flux-2-pro": Spec(16, 64, 4096, (1024, 1024), 5, 3.0, per_extra_mp=1.5),
+    "flux-2-max": Spec(16, 64, 4096, (1024, 1024), 5, 7.0, per_extra_mp=3.0),
+    "flux-2-flex": Spec(16, 64, 4096, (1024, 1024), 5, 5.0, FLEX, per_extra_mp=5.0),
+    "flux-2-klein-4b": Spec(16, 64, 4096, (1024, 1024), 5, 1.4, per_extra_mp=0.1),
+    "flux-2-klein-9b": Spec(16, 64, 4096, (1024, 1024), 5, 1.5, per_extra_mp=0.2),
 }
 FOUR_MP = 4 * 1024 * 1024
 SAMPLE_TTL_S = 600  # delivery URLs are valid for 10 minutes
@@ -156,7 +173,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
 
     async def submit(request: web.Request) -> web.Response:
         model = request.match_info["model"]
-        if model not in SPECS:
+        if model not in SPECS or model in knobs.retired_models:
             return detail(404, "Not Found")
         if (denied := authorised(request)) is not None:
             return denied
@@ -179,7 +196,8 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         if knobs.take("fail_before_charge_next"):
             return detail(503, "Service Unavailable")
         task_id = base.new_uuid()
-        charges.add(PROVIDER, model, 1, task_id)
+        credits = spec.cost(job["w"], job["h"])
+        charges.add(PROVIDER, model, 1, task_id, micros=round(credits * 10_000))
         ordinal = calls["accepted"]
         calls["accepted"] += 1
         if knobs.take("fail_after_charge_next"):
@@ -196,7 +214,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         mp = round(job["w"] * job["h"] / 1_000_000, 2)
         poll_origin = knobs.polling_url_origin or base.origin(request)
         payload = {"id": task_id, "polling_url": f"{poll_origin}/v1/get_result?id={task_id}",
-                   "cost": spec.credits, "input_mp": 0.0, "output_mp": mp}
+                   "cost": credits, "input_mp": 0.0, "output_mp": mp}
         if knobs.take("malformed_body_next"):
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return base.json_response(payload)

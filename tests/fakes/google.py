@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import base
+from . import base, gemini
 from .images import make_image
 from .knobs import ChargeLog, Knobs
 
@@ -33,6 +33,7 @@ SIZES_1K = {"1:1": (1024, 1024), "3:4": (896, 1280), "4:3": (1280, 896), "9:16":
             "16:9": (1408, 768)}
 SIZES_2K = {k: (w * 2, h * 2) for k, (w, h) in SIZES_1K.items()}
 PERSON = {"dont_allow", "allow_adult", "allow_all"}
+IMAGEN_PRICE_MICROS = 40_000  # Imagen 4 Standard, $0.04 per image
 SAFETY = {"block_low_and_above", "block_medium_and_above", "block_only_high", "block_none",
           "block_most", "block_some", "block_few", "block_fewest"}
 # Parameters the Gemini Developer API does not take (Vertex-only).
@@ -116,14 +117,14 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
     async def envelope(request: web.Request, handler: base.Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except ApiError as err:
+        except (ApiError, gemini.GeminiError) as err:
             return _json(err.body, err.code)
         except web.HTTPNotFound:
             return _json(ApiError(404, "The requested URL was not found on this server.").body, 404)
 
     app = base.new_app(knobs, envelope)
 
-    def gate_gemini(request: web.Request, model: str) -> None:
+    def gate_gemini(request: web.Request, model: str | None) -> None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         if not key:
             raise ApiError(403, "Method doesn't allow unregistered callers (callers without established "
@@ -132,12 +133,12 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         if key != knobs.expected_api_key:
             raise ApiError(400, "API key not valid. Please pass a valid API key.",
                            _error_info("API_KEY_INVALID", "generativelanguage.googleapis.com"))
-        if model not in GEMINI_MODELS:
+        if model is not None and (model not in GEMINI_MODELS or model in knobs.retired_models):
             raise ApiError(404, f"models/{model} is not found for API version v1beta, or is not supported "
                            "for predict. Call ListModels to see the list of available models and their "
                            "supported methods.")
 
-    def gate_vertex(request: web.Request, model: str) -> None:
+    def gate_vertex(request: web.Request, model: str | None) -> None:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             raise ApiError(401, "Request is missing required authentication credential. Expected OAuth 2 "
@@ -147,7 +148,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             raise ApiError(401, "Request had invalid authentication credentials. Expected OAuth 2 access "
                            "token, login cookie or other valid authentication credential.",
                            _error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", "aiplatform.googleapis.com"))
-        if model not in VERTEX_MODELS:
+        if model is not None and (model not in VERTEX_MODELS or model in knobs.retired_models):
             m = request.match_info
             raise ApiError(404, f"Publisher Model `projects/{m['project']}/locations/{m['location']}/"
                            f"publishers/google/models/{model}` not found.")
@@ -177,7 +178,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             raise ApiError(503, "The service is currently unavailable.")
         kept = [i for i in range(job["n"]) if i not in knobs.moderate_output_indexes]
         if kept:  # filtered images are not billed ("You will not be charged for blocked images")
-            charges.add(PROVIDER, model, len(kept), base.new_uuid())
+            charges.add(PROVIDER, model, len(kept), base.new_uuid(), micros=IMAGEN_PRICE_MICROS * len(kept))
         if knobs.take("fail_after_charge_next"):
             raise ApiError(500, "Internal error encountered.")
         payload = render(job, kept, knobs.image_override)
@@ -185,13 +186,17 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return _json(payload)
 
-    async def gemini(request: web.Request) -> web.Response:
+    async def gemini_predict(request: web.Request) -> web.Response:
         return await predict(request, vertex=False)
 
     async def vertex(request: web.Request) -> web.Response:
         return await predict(request, vertex=True)
 
-    app.router.add_post("/v1beta/models/{model}:predict", gemini)
+    def authorize(request: web.Request, vertex: bool) -> None:
+        (gate_vertex if vertex else gate_gemini)(request, None)
+
+    gemini.add_routes(app, knobs, charges, authorize, _json)
+    app.router.add_post("/v1beta/models/{model}:predict", gemini_predict)
     for version in ("v1", "v1beta1"):  # REST docs use v1, the google-genai SDK uses v1beta1
         app.router.add_post(f"/{version}/projects/{{project}}/locations/{{location}}/publishers/google/"
                             "models/{model}:predict", vertex)

@@ -1,5 +1,6 @@
-"""Fake Ideogram API: legacy ``POST /generate`` (JSON, V_1/V_2/V_2A) and ``POST /v1/ideogram-v3/generate``
-(multipart), both synchronous and authenticated by the ``Api-Key`` header (not Bearer).
+"""Fake Ideogram API: legacy ``POST /generate`` (JSON, V_1/V_2/V_2A), ``POST /v1/ideogram-v3/generate`` and
+``POST /v1/ideogram-v4/generate`` (multipart; 4.0 takes ``text_prompt`` instead of ``prompt``, speeds
+TURBO/DEFAULT/QUALITY), all synchronous and authenticated by the ``Api-Key`` header (not Bearer).
 
 The two endpoints spell aspect ratios differently (``ASPECT_16_9`` vs ``16x9``) and resolutions
 differently (``RESOLUTION_1280_720`` vs ``1280x720``); each accepts only its own spelling. Responses are
@@ -36,7 +37,12 @@ V3_STYLES = ("AUTO", "GENERAL", "REALISTIC", "DESIGN", "FICTION")
 MAGIC = ("AUTO", "ON", "OFF")
 SPEEDS = ("FLASH", "TURBO", "DEFAULT", "QUALITY")
 PALETTES = ("EMBER", "FRESH", "JUNGLE", "MAGIC", "MELON", "MOSAIC", "PASTEL", "ULTRAMARINE")
+V4_SPEEDS = ("TURBO", "DEFAULT", "QUALITY")
 SEED_MAX = 2147483647
+# USD per output image (ideogram.ai/features/api-pricing): legacy 2.0 Turbo/Default, 3.0 and 4.0 by speed.
+PRICES = {"V_2": 0.08, "V_2_TURBO": 0.05, "V_2A": 0.04, "V_2A_TURBO": 0.025, "V_1": 0.06, "V_1_TURBO": 0.02,
+          "AUTO": 0.08, "V_3_FLASH": 0.03, "V_3_TURBO": 0.03, "V_3_DEFAULT": 0.06, "V_3_QUALITY": 0.09,
+          "V_4_TURBO": 0.03, "V_4_DEFAULT": 0.06, "V_4_QUALITY": 0.10}
 URL_TTL_S = 24 * 3600  # "available for a limited period"; 24 h per third-party reports
 
 
@@ -141,6 +147,27 @@ def validate_v3(form: dict[str, list[str]]) -> dict[str, Any]:
             "seed": _int("seed", one["seed"], 0, SEED_MAX) if "seed" in one else None}
 
 
+def validate_v4(form: dict[str, list[str]]) -> dict[str, Any]:
+    one = {k: v[-1] for k, v in form.items()}
+    if "prompt" in one:
+        raise ApiError(400, "Unknown field: prompt. Ideogram 4.0 takes text_prompt or json_prompt.")
+    if bool(one.get("text_prompt")) == bool(one.get("json_prompt")):
+        raise ApiError(400, "Exactly one of text_prompt and json_prompt is required.")
+    if "aspect_ratio" in one and "resolution" in one:
+        raise ApiError(400, "aspect_ratio and resolution are mutually exclusive.")
+    if "resolution" in one:
+        w, h = _resolution(one["resolution"], "x")
+    else:
+        table = {k.replace("_", "x"): v for k, v in {**ASPECTS, **V3_ONLY_ASPECTS}.items()}
+        w, h = table[_enum("aspect_ratio", one.get("aspect_ratio", "1x1"), tuple(table))]
+    speed = _enum("rendering_speed", one.get("rendering_speed", "DEFAULT"), V4_SPEEDS)
+    # A natural-language prompt turns Magic Prompt on; a structured one turns it off.
+    return {"model": f"V_4_{speed}", "prompt": one.get("text_prompt") or one["json_prompt"], "w": w, "h": h,
+            "magic": "ON" if one.get("text_prompt") else "OFF", "style_type": "AUTO",
+            "n": _int("num_images", one.get("num_images", 1), 1, 8),
+            "seed": _int("seed", one["seed"], 0, SEED_MAX) if "seed" in one else None}
+
+
 def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
     @web.middleware
     async def envelope(request: web.Request, handler: base.Handler) -> web.StreamResponse:
@@ -150,6 +177,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             return base.json_response(err.body, err.status, err.headers)
 
     app = base.new_app(knobs, envelope)
+    generated = {"images": 0}  # moderate_output_indexes count images across all calls, as BFL's do
 
     def gate(request: web.Request) -> None:
         if request.headers.get("Api-Key") != knobs.expected_api_key:
@@ -162,7 +190,8 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         if knobs.take("fail_before_charge_next"):
             raise ApiError(503, "Service temporarily unavailable.")
         rid = base.new_uuid()
-        charges.add(PROVIDER, job["model"], job["n"], rid)  # withheld (unsafe) images are billed too
+        # Withheld (unsafe) images are billed too.
+        charges.add(PROVIDER, job["model"], job["n"], rid, micros=round(PRICES[job["model"]] * 1_000_000) * job["n"])
         if knobs.take("fail_after_charge_next"):
             raise ApiError(500, "Internal server error.")
         prompt = job["prompt"] if job["magic"] != "ON" else f"{job['prompt']}, vivid detail, cinematic light"
@@ -171,7 +200,8 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         files: base.FileStore = request.app[base.FILES]
         items = []
         for i in range(job["n"]):
-            safe = i not in knobs.moderate_output_indexes
+            safe = generated["images"] not in knobs.moderate_output_indexes
+            generated["images"] += 1
             url = None
             if safe:
                 path = f"/api/images/ephemeral/{files.put(data, MIME['png'])}.png"
@@ -200,7 +230,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         rate_limited()
         return generate(request, validate_legacy(body))
 
-    async def v3(request: web.Request) -> web.Response:
+    async def multipart(request: web.Request) -> dict[str, list[str]]:
         gate(request)
         if request.content_type != "multipart/form-data":
             raise ApiError(400, "Content-Type must be multipart/form-data.")
@@ -211,7 +241,17 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                                              else value)
         base.record(request, form)
         rate_limited()
-        return generate(request, validate_v3(form))
+        return form
+
+    async def v3(request: web.Request) -> web.Response:
+        if "V_3" in knobs.retired_models:
+            raise ApiError(404, "Not found.")
+        return generate(request, validate_v3(await multipart(request)))
+
+    async def v4(request: web.Request) -> web.Response:
+        if "V_4" in knobs.retired_models:
+            raise ApiError(404, "Not found.")
+        return generate(request, validate_v4(await multipart(request)))
 
     async def download(request: web.Request) -> web.StreamResponse:
         found = request.app[base.FILES].get(request.match_info["key"])
@@ -221,5 +261,6 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
 
     app.router.add_post("/generate", legacy)
     app.router.add_post("/v1/ideogram-v3/generate", v3)
+    app.router.add_post("/v1/ideogram-v4/generate", v4)
     app.router.add_get("/api/images/ephemeral/{key}.png", download)
     return app

@@ -48,6 +48,9 @@ class Knobs:
     # Bytes every generated image is replaced by (OpenAI, Google): a hostile or broken upstream's
     # oversized or pixel-bomb image, inline as base64 like the real answer.
     image_override: bytes | None = None
+    # Upstream models the provider has shut down: answered with its documented "model not found"
+    # signal, and listed with their shutdown date where the provider lists models.
+    retired_models: set[str] = field(default_factory=set)
     # BFL: origin (scheme://host:port) put in returned polling_urls instead of this fake's own, to
     # stand in for a spoofed or compromised answer that points our x-key elsewhere.
     polling_url_origin: str | None = None
@@ -67,14 +70,20 @@ class Charge:
     model: str
     n: int  # images billed by this one upstream call
     request_id: str
+    # What the call cost at the provider's list price, by the fake's own price table (micro-dollars).
+    micros: int = 0
 
 
 class ChargeLog(list[Charge]):
     """Every generation a fake billed, in order; tests count real spend from it."""
 
-    def add(self, provider: str, model: str, n: int, request_id: str) -> None:
-        self.append(Charge(provider, model, n, request_id))
+    def add(self, provider: str, model: str, n: int, request_id: str, micros: int = 0) -> None:
+        self.append(Charge(provider, model, n, request_id, micros))
 
     def images(self, provider: str | None = None) -> int:
         """Total images billed (optionally for one provider)."""
         return sum(c.n for c in self if provider is None or c.provider == provider)
+
+    def micros(self, provider: str | None = None) -> int:
+        """Total list-price cost of what was billed (optionally for one provider)."""
+        return sum(c.micros for c in self if provider is None or c.provider == provider)

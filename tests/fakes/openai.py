@@ -24,6 +24,31 @@ from .openai_rules import ApiError, moderation_error, validate
 PROVIDER = "openai"
 # Output tokens per 1024x1024 image by quality (gpt-image-1 table); other sizes scale by area.
 _TOKENS_1MP = {"low": 272, "medium": 1056, "high": 4160}
+# List prices, USD per 1M tokens (text in, image in, image out): gpt-image-1-mini from OpenAI's model
+# page; gpt-image-2 as third parties quote OpenAI's; gpt-image-1 from its launch pricing.
+TOKEN_PRICES = {"gpt-image-2": (5.0, 8.0, 30.0), "gpt-image-2-2026-04-21": (5.0, 8.0, 30.0),
+                "gpt-image-1-mini": (2.0, 2.5, 8.0), "gpt-image-1": (5.0, 10.0, 40.0),
+                "gpt-image-1.5": (5.0, 8.0, 32.0), "chatgpt-image-latest": (5.0, 8.0, 32.0)}
+DALLE_PRICES = {("dall-e-3", "1024x1024", "standard"): 0.04, ("dall-e-3", "1024x1024", "hd"): 0.08,
+                ("dall-e-2", "1024x1024", "standard"): 0.02, ("dall-e-2", "512x512", "standard"): 0.018,
+                ("dall-e-2", "256x256", "standard"): 0.016}
+# The `shutdown_date` GET /v1/models reports (OpenAI's deprecations page); None: none announced.
+SHUTDOWN_DATES = {"gpt-image-2": None, "gpt-image-2-2026-04-21": None, "gpt-image-1": "2026-10-23",
+                  "gpt-image-1-mini": "2026-12-01", "gpt-image-1.5": "2026-12-01",
+                  "chatgpt-image-latest": "2026-12-01", "dall-e-2": "2026-05-12", "dall-e-3": "2026-05-12"}
+
+
+def _list_price_micros(job: dict[str, Any], usage: dict[str, Any] | None) -> int:
+    def tokens(count: int, usd_per_million: float) -> int:
+        return -(-count * round(usd_per_million * 1_000_000) // 1_000_000)
+
+    if usage is None:
+        size = f"{job['w']}x{job['h']}"
+        return round(DALLE_PRICES.get((job["model"], size, job["quality"]), 0.08) * 1_000_000) * job["n"]
+    text_in, image_in, image_out = TOKEN_PRICES[job["model"]]
+    return (tokens(usage["input_tokens_details"]["text_tokens"], text_in)
+            + tokens(usage["input_tokens_details"]["image_tokens"], image_in)
+            + tokens(usage["output_tokens"], image_out))
 
 
 def _usage(job: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +56,8 @@ def _usage(job: dict[str, Any]) -> dict[str, Any]:
     text = max(1, len(job["prompt"]) // 4)
     out = per_image * job["n"]
     return {"total_tokens": text + out, "input_tokens": text, "output_tokens": out,
-            "input_tokens_details": {"text_tokens": text, "image_tokens": 0}}
+            "input_tokens_details": {"text_tokens": text, "image_tokens": 0},
+            "output_tokens_details": {"image_tokens": out, "text_tokens": 0}}
 
 
 @lru_cache(maxsize=16)
@@ -94,6 +120,9 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                            type_="requests", code="rate_limit_exceeded",
                            headers={"retry-after": base.seconds_header(retry),
                                     "retry-after-ms": str(int(retry * 1000))})
+        if isinstance(body, dict) and body.get("model") in knobs.retired_models:
+            raise ApiError(404, f"The model `{body['model']}` does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
         job = validate(body)
         if knobs.moderate_input:
             raise moderation_error(job, rid, "input")
@@ -103,23 +132,32 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         if knobs.moderate_output_indexes & set(range(job["n"])):
             # OpenAI never returns a partial set: one flagged output fails the whole request.
             raise moderation_error(job, rid, "output")
-        charges.add(PROVIDER, job["model"], job["n"], rid)
+        usage = _usage(job) if job["gpt"] else None
+        charges.add(PROVIDER, job["model"], job["n"], rid, micros=_list_price_micros(job, usage))
         if knobs.take("fail_after_charge_next"):
             raise ApiError(500, "The server had an error while processing your request. Sorry about that!",
                            type_="server_error")
-        payload = render(request, knobs, job)
+        payload = render(request, knobs, job, usage)
         if knobs.take("malformed_body_next"):
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return base.json_response(payload)
 
+    async def list_models(request: web.Request) -> web.Response:
+        base.record(request, None)
+        data = [{"id": model, "object": "model", "created": 1_745_000_000, "owned_by": "system",
+                 "shutdown_date": shutdown} for model, shutdown in SHUTDOWN_DATES.items()
+                if model not in knobs.retired_models]
+        return base.json_response({"object": "list", "data": data})
+
     download = base.blob_download(knobs)
 
+    app.router.add_get("/v1/models", list_models)
     app.router.add_post("/v1/images/generations", generate)
     app.router.add_get("/files/{key}.png", download)
     return app
 
 
-def render(request: web.Request, knobs: Knobs, job: dict[str, Any]) -> dict[str, Any]:
+def render(request: web.Request, knobs: Knobs, job: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
     """The 200 body: DALL·E ``data[].url|b64_json`` (+ revised_prompt), GPT-image b64 + usage."""
     data = make_image(job["w"], job["h"], job["format"], knobs.image_detail)
     items: list[dict[str, Any]] = []
@@ -140,6 +178,6 @@ def render(request: web.Request, knobs: Knobs, job: dict[str, Any]) -> dict[str,
         items.append(item)
     payload: dict[str, Any] = {"created": int(time.time()), "data": items}
     if job["gpt"]:
-        payload.update(usage=_usage(job), background=job["background"], output_format=job["format"],
+        payload.update(usage=usage, background=job["background"], output_format=job["format"],
                        size=f"{job['w']}x{job['h']}", quality=job["quality"])
     return payload

@@ -27,6 +27,8 @@ ASPECT_SIZES = {
     "9:21": (640, 1536),
 }
 MODELS = {"sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash"}
+# Credits per image, 1 credit = $0.01 (Stability's price list as third parties quote it).
+CREDITS = {"sd3.5-large": 6.5, "sd3.5-large-turbo": 4.0, "sd3.5-medium": 3.5, "sd3.5-flash": 2.5}
 # Since 2025-04-17 the SD3 ids are silently served (and billed) as their SD3.5 equivalents.
 REROUTED = {"sd3-large": "sd3.5-large", "sd3-large-turbo": "sd3.5-large-turbo",
             "sd3-medium": "sd3.5-medium"}
@@ -159,7 +161,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                            "again later.")
         ordinal = calls["accepted"]
         calls["accepted"] += 1
-        charges.add(PROVIDER, job["model"], 1, request[base.REQUEST_ID])
+        charges.add(PROVIDER, job["model"], 1, request[base.REQUEST_ID], micros=round(CREDITS[job["model"]] * 10_000))
         if knobs.take("fail_after_charge_next"):
             raise ApiError(500, "internal_error", "An unexpected server error has occurred, please try "
                            "again later.")

@@ -24,7 +24,7 @@ FACTORIES: dict[str, Callable[[Knobs, ChargeLog], web.Application]] = {
 
 
 # Fakes that make one image per call count moderate_output_indexes over every call they have charged.
-PER_CALL = {"stability", "bfl"}
+PER_CALL = {"stability", "bfl", "ideogram", "google"}  # Ideogram 4.0 and Gemini: one image a call
 
 
 @dataclass

@@ -7,6 +7,7 @@ provider exactly as the server does (settings → registry → one session), and
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import load_catalog
+from server.catalog.lifecycle import Lifecycles
 from server.pipeline.routing import live_job
 from server.pipeline.validation import validate
 from server.providers.base import GenerationJob, Provider
@@ -23,6 +25,7 @@ from tests.fakes import bfl, google, ideogram, openai, stability
 from tests.fakes.testing import Ctx, fake
 
 CATALOG = load_catalog()
+LIFECYCLES = Lifecycles(CATALOG, lambda: dt.date(2026, 12, 1))
 FACTORIES = {"openai": openai.make_app, "stability": stability.make_app, "bfl": bfl.make_app,
              "ideogram": ideogram.make_app, "google": google.make_app}
 
@@ -60,7 +63,9 @@ async def live(kind: str, settings: dict[str, str] | None = None,
 def job(model: str, *, time_remaining: float | None = 10.0, **fields: Any) -> GenerationJob:
     valid = validate(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"), model=model,
                                               **fields), CATALOG)
-    return live_job(valid, time_remaining)
+    deployment = LIFECYCLES.serving(valid.model)
+    assert deployment is not None
+    return live_job(valid, deployment, time_remaining)
 
 
 def repointed(base: GenerationJob, **changes: Any) -> GenerationJob:

@@ -15,7 +15,7 @@ from server.pipeline.routing import Router
 from server.pipeline.validation import validate
 from server.providers.sandbox import SandboxProvider
 
-from .support import CATALOG, job
+from .support import CATALOG, LIFECYCLES, job
 
 
 def key(mode: str) -> ApiKey:
@@ -27,8 +27,8 @@ def key(mode: str) -> ApiKey:
     ('upstream_model = "gpt-image-2"', 'upstream_model = ""'),
     ('size = { "256x256" = "1024x1024", "512x512" = "1024x1024" }', 'size = { "256x256" = "big" }'),
     ('size = { "256x256" = "1024x1024", "512x512" = "1024x1024" }', 'size = { "2048x2048" = "1024x1024" }'),
-    ('[deployments.ideogram-2]', '[deployments.midjourney]'),
-    ('upstream_model = "V_2"', 'upstream_model = "V_2"\nregion = "eu"'),
+    ('[deployments."ideogram-2/ideogram-v4-turbo"]', '[deployments.midjourney]'),
+    ('upstream_model = "V_4"\nparams', 'upstream_model = "V_4"\nregion = "eu"\nparams'),
     ('params = { safety_tolerance = 2 }', 'params = { safety_tolerance = [2] }'),
 ])
 def test_mistranslated_deployments_refuse_to_load(tmp_path: Path, edit: str, message: str) -> None:
@@ -40,11 +40,12 @@ def test_mistranslated_deployments_refuse_to_load(tmp_path: Path, edit: str, mes
         load_catalog(broken)
 
 
-def test_every_public_model_has_a_deployment_naming_its_real_upstream_model() -> None:
-    upstream = {m.id: m.deployment.upstream_model for m in CATALOG.models.values() if m.deployment}
-    assert upstream == {"dall-e-3": "gpt-image-2", "dall-e-2": "gpt-image-1-mini",
-                        "stable-diffusion-3": "sd3.5-medium", "flux-pro": "flux-pro", "flux-dev": "flux-dev",
-                        "ideogram-2": "V_2", "imagen-3": "imagen-4.0-generate-001"}
+def test_every_seed_model_is_served_today_by_a_current_upstream_model() -> None:
+    served = {m.id: LIFECYCLES.serving(m).upstream_model for m in CATALOG.models.values()}  # type: ignore[union-attr]
+    assert {k: served[k] for k in list(served)[:7]} == {
+        "dall-e-3": "gpt-image-2", "dall-e-2": "gpt-image-2", "stable-diffusion-3": "sd3.5-medium",
+        "flux-pro": "flux-pro-1.1", "flux-dev": "flux-2-klein-9b", "ideogram-2": "V_4",
+        "imagen-3": "gemini-nano-banana-2.1"}
 
 
 def test_live_job_translates_and_carries_a_deadline_with_margin() -> None:
@@ -60,9 +61,11 @@ def test_live_job_translates_and_carries_a_deadline_with_margin() -> None:
 
 def test_test_keys_get_the_untranslated_sandbox_job() -> None:
     sandbox = SandboxProvider()
-    router = Router(CATALOG, sandbox, {"openai": sandbox})
+    router = Router(CATALOG, LIFECYCLES, sandbox, {"openai": sandbox})
     valid = validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-3", quality="hd"), CATALOG)
-    sandbox_job = router.job_for(key("test"), valid, 5.0)
+    test_route = router.route(key("test"), valid.model)
+    sandbox_job = router.job_for(test_route, valid, 5.0)
     assert (sandbox_job.upstream_model, sandbox_job.quality, sandbox_job.style, sandbox_job.deadline) == \
         ("dall-e-3", "hd", "vivid", None)
-    assert router.job_for(key("live"), valid, 5.0).upstream_model == "gpt-image-2"
+    assert test_route.sandbox and test_route.deployment.id == "dall-e-3/gpt-image-2"  # type: ignore[union-attr]
+    assert router.job_for(router.route(key("live"), valid.model), valid, 5.0).upstream_model == "gpt-image-2"

@@ -8,7 +8,7 @@ import time
 import pytest
 from aiohttp import web
 
-from server.errors import ContentPolicyViolation, ProviderUnavailable, Timeout, UpstreamError
+from server.errors import ContentPolicyViolation, ModelGone, ProviderUnavailable, Timeout, UpstreamError
 from server.providers.registry import start_live_providers
 from tests.fakes import openai
 from tests.fakes.base import seen
@@ -40,7 +40,8 @@ async def test_dalle2_small_sizes_are_made_at_1024_and_resized_locally() -> None
         result = await provider.generate(job("dall-e-2", size="256x256", n=3))
     assert seen(c.app)[0].body["size"] == "1024x1024" and seen(c.app)[0].body["quality"] == "low"
     assert [(i.width, i.height) for i in result.images] == [(256, 256)] * 3
-    assert result.model_used == "gpt-image-1-mini" and c.charges.images() == 3
+    assert result.model_used == "gpt-image-2" and c.charges.images() == 3
+    assert result.usage is not None and result.usage.image_output == 3 * 272  # low quality, 1024x1024
 
 
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])
@@ -157,3 +158,13 @@ async def test_cancellation_stops_the_call_and_leaks_no_task() -> None:
             await task
         await settle()
         assert our_tasks() == [] and len(c.charges) == 0
+
+
+@sync
+async def test_a_shut_down_model_is_model_gone_and_the_listing_carries_shutdown_dates() -> None:
+    async with live("openai", retired_models={"gpt-image-2"}) as (provider, c):
+        with pytest.raises(ModelGone) as gone:
+            await provider.generate(job("gpt-image-2"))
+        listed = {m.id: m.shutdown_date for m in await provider.list_models()}  # type: ignore[attr-defined]
+    assert gone.value.retry_safe is True and len(c.charges) == 0
+    assert "gpt-image-2" not in listed and listed["gpt-image-1-mini"] == "2026-12-01"

@@ -49,4 +49,4 @@ def test_the_catalog_refuses_a_model_of_an_unregistered_provider(tmp_path: Path)
     with pytest.raises(CatalogError, match="unknown provider 'echo'"):
         load_catalog(tmp_path / "models.toml")
     catalog = load_catalog(tmp_path / "models.toml", providers=(*declared(), "echo"))
-    assert catalog.models["ideogram-2"].provider == "echo"
+    assert catalog.deployments["ideogram-2/ideogram-v4-turbo"].provider == "echo"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from server.errors import ContentPolicyViolation, ProviderUnavailable, UpstreamError
+from server.errors import ContentPolicyViolation, ModelGone, ProviderUnavailable, UpstreamError
 from tests.fakes.base import seen
 from tests.fakes.testing import sync
 
@@ -100,7 +100,7 @@ async def test_bfl_submits_polls_and_downloads_each_image() -> None:
     assert (body["width"], body["height"], body["safety_tolerance"], body["output_format"]) == (992, 704, 2, "png")
     assert all(s.headers.get("x-key") == "test-key" for s in seen(c.app))
     assert [(i.width, i.height) for i in result.images] == [(992, 704)] * 2
-    assert result.model_used == "flux-pro" and result.upstream_cost_micros == 2 * 50_000
+    assert result.model_used == "flux-pro-1.1" and result.upstream_cost_micros == 2 * 40_000  # 4 credits each
 
 
 @sync
@@ -112,6 +112,20 @@ async def test_bfl_partial_and_full_moderation() -> None:
         with pytest.raises(ContentPolicyViolation):
             await provider.generate(job("flux-dev", n=2))
     assert submits(c) == 4 and len(c.charges) == 4  # BFL charges at submit, moderated or not
+
+
+@sync
+async def test_flux_2_is_priced_per_megapixel_and_a_gone_endpoint_is_model_gone() -> None:
+    async with live("bfl") as (provider, c):
+        result = await provider.generate(job("flux-2-pro", size="1440x1440"))
+        body = next(s.body for s in seen(c.app) if s.method == "POST")
+        assert (body["width"], body["height"]) == (1440, 1440)
+        # 1.98 MP: the first megapixel at 3 credits, the second started one at 1.5 (BFL's own `cost`).
+        assert result.upstream_cost_micros == 45_000 and c.charges.micros() == 45_000
+        c.knobs.retired_models = {"flux-2-pro"}
+        with pytest.raises(ModelGone) as gone:
+            await provider.generate(job("flux-2-pro"))
+    assert gone.value.retry_safe is True and len(c.charges) == 1
 
 
 @pytest.mark.parametrize("knob", ["task_error_next", "fail_after_charge_next", "malformed_body_next"])

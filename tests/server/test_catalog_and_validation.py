@@ -9,6 +9,7 @@ from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import CatalogError, load_catalog
 from server.catalog.loader import DEFAULT_PATH
 from server.catalog.model import CustomSizes
+from server.catalog.pricing import PerImage
 from server.catalog.sizes import deliverable_size
 from server.errors import InvalidRequest, NotFound
 from server.pipeline.validation import validate
@@ -16,12 +17,24 @@ from server.pipeline.validation import validate
 CATALOG = load_catalog()
 
 
+SEED = ["dall-e-3", "dall-e-2", "stable-diffusion-3", "flux-pro", "flux-dev", "ideogram-2", "imagen-3"]
+
+
 def test_catalog_has_the_seven_public_models_with_seed_prices() -> None:
-    assert list(CATALOG.models) == ["dall-e-3", "dall-e-2", "stable-diffusion-3", "flux-pro", "flux-dev",
-                                    "ideogram-2", "imagen-3"]
-    assert CATALOG.models["dall-e-3"].price_micros("1024x1024", "hd") == 80_000
-    assert CATALOG.models["dall-e-2"].price_micros("256x256", "standard") == 16_000
-    assert CATALOG.models["flux-pro"].price_micros("1440x800", "standard") == 55_000
+    assert list(CATALOG.models)[:7] == SEED
+    seed_prices = {
+        "dall-e-3": {("1024x1024", "standard"): 40_000, ("1024x1024", "hd"): 80_000,
+                     ("1792x1024", "standard"): 80_000, ("1792x1024", "hd"): 120_000,
+                     ("1024x1792", "standard"): 80_000, ("1024x1792", "hd"): 120_000},
+        "dall-e-2": {("256x256", "standard"): 16_000, ("512x512", "standard"): 18_000,
+                     ("1024x1024", "standard"): 20_000},
+        "stable-diffusion-3": {("any", "standard"): 35_000}, "flux-pro": {("any", "standard"): 55_000},
+        "flux-dev": {("any", "standard"): 25_000}, "ideogram-2": {("any", "standard"): 40_000},
+        "imagen-3": {("any", "standard"): 40_000},
+    }
+    for model, prices in seed_prices.items():
+        price = CATALOG.models[model].price
+        assert isinstance(price, PerImage) and price.prices == prices, model
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -29,8 +42,16 @@ def test_catalog_has_the_seven_public_models_with_seed_prices() -> None:
     (('{ size = "1792x1024", quality = "hd", usd = "0.120" },', ""), "no price for 1792x1024 hd"),
     (('usd = "0.016"', 'usd = "0.0160001"'), "micro-dollar"),
     (('provider = "google"', 'provider = "nobody"'), "unknown provider"),
-    (('step = 32, min_side = 256, max_side = 1440 }\n\n[models.flux-dev]',
-      'step = 30, min_side = 256, max_side = 1440 }\n\n[models.flux-dev]'), "multiples of step"),
+    (('upstream_model = "sd3.5-large"\nupstream_price', 'upstream_model = "sd3.5-large"\nnot_a_price'), "unknown keys"),
+    (('deployments = ["flux-2-max/bfl"]', 'deployments = ["flux-2-max/nowhere"]'), "no deployment"),
+    (('deployments = ["flux-2-max/bfl"]', 'deployments = ["flux-2-pro/bfl"]'), "serves both"),
+    (('successor = "imagen-3/gemini-nano-banana-2.1"', 'successor = "imagen-3/imagen-4.0-generate-001"'), "loops"),
+    (('shutdown_on = 2026-08-17', 'shutdown_on = "2026-08-17"'), "must be a date"),
+    (('first_mp = "0.03", extra_mp = "0.015"', 'first_mp = "0.03"'), "missing extra_mp"),
+    (('output_per_megapixel = { auto = 5200, low = 340, medium = 1320, high = 5200 }\ninput_per_megapixel = 1600\n\n[models.flux-2-pro]',
+      'input_per_megapixel = 1600\n\n[models.flux-2-pro]'), "exactly one of output_per_megapixel"),
+    (('step = 32, min_side = 256, max_side = 1440 }\ndeployments = ["flux-pro/flux-pro-1.1"]',
+      'step = 30, min_side = 256, max_side = 1440 }\ndeployments = ["flux-pro/flux-pro-1.1"]'), "multiples of step"),
 ])
 def test_catalog_mistakes_refuse_to_load(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
     text = DEFAULT_PATH.read_text()
@@ -58,9 +79,9 @@ def test_validation_fills_defaults_and_prices() -> None:
     valid = validate(pb.GenerateImagesRequest(prompt="p"), CATALOG)
     assert (valid.model.id, valid.n, valid.size, valid.quality, valid.style, valid.response_format) == \
         ("dall-e-3", 1, "1024x1024", "standard", "vivid", "url")
-    assert valid.cost_micros == 40_000
+    assert valid.estimate_micros == 40_000
     flux = validate(pb.GenerateImagesRequest(prompt="p", model="flux-pro", n=4, size="2000x1000"), CATALOG)
-    assert (flux.size, flux.cost_micros, flux.style) == ("1440x704", 220_000, None)
+    assert (flux.size, flux.estimate_micros, flux.style) == ("1440x704", 220_000, None)
 
 
 def test_validation_errors_name_params() -> None:
@@ -71,7 +92,7 @@ def test_validation_errors_name_params() -> None:
         validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.199), CATALOG)
     assert budget.value.param == "max_cost_per_call"
     assert validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.2),
-                    CATALOG).cost_micros == 200_000
+                    CATALOG).estimate_micros == 200_000
     emoji = "👩‍👩‍👧‍👦"  # 7 code points
     assert validate(pb.GenerateImagesRequest(prompt=emoji * 571), CATALOG)
     with pytest.raises(InvalidRequest):

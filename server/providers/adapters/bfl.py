@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from server.errors import PerfError, ProviderUnavailable, UpstreamError
+from server.errors import ModelGone, PerfError, ProviderUnavailable, UpstreamError
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
@@ -62,7 +62,7 @@ class BFLProvider:
             task_id = str(accepted.get("id")) if accepted else None
             log_call(self.name, "submit", reply.status, task_id)
             if accepted is None:
-                raise error_for(reply)
+                raise submit_error_for(reply, job.upstream_model)
             if isinstance(accepted.get("cost"), (int, float)):
                 costs.append(float(accepted["cost"]))
             try:
@@ -115,6 +115,13 @@ def request_body(job: GenerationJob) -> dict[str, Any]:
         body["seed"] = job.seed
     body.update(job.extras)
     return body
+
+
+def submit_error_for(reply: Reply, model: str) -> PerfError:
+    """A refused submit: as error_for, except that 404 means the model's endpoint is gone (nothing charged)."""
+    if reply.status == 404:
+        return ModelGone(f"{NAME} no longer serves {model} (its endpoint answers 404)")
+    return error_for(reply)
 
 
 def error_for(reply: Reply) -> PerfError:

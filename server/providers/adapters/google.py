@@ -1,6 +1,7 @@
-"""Google Imagen `:predict`, on the Gemini API (`x-goog-api-key`) or Vertex AI (OAuth bearer token).
+"""Google image generation on the Gemini API (`x-goog-api-key`) or Vertex AI (OAuth bearer token):
+the Gemini image models on `:generateContent` (google_gemini.py), and the legacy Imagen `:predict`.
 
-Synchronous, n images per call (`sampleCount`), size as `aspectRatio`, images as base64 in
+Imagen: synchronous, n images per call (`sampleCount`), size as `aspectRatio`, images as base64 in
 `predictions`. Output filtering happens inside a 200: filtered images are simply missing (we ask
 for `includeRaiReason`, which adds a reason entry), and everything filtered may be `{}`; Google
 does not charge filtered images and neither do we. A refused prompt is a 400 INVALID_ARGUMENT
@@ -8,6 +9,7 @@ whose only distinguishing mark is its "Support codes" (or older "Error Code") nu
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -15,15 +17,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from server.errors import (
-    ContentPolicyViolation,
-    PerfError,
-    ProviderUnavailable,
-    UpstreamError,
-)
-from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.catalog.pricing import TokenUsage
+from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.adapters import google_gemini as gemini
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult, UpstreamModel
+from server.providers.fanout import gather_images
 from server.providers.images import BadImage, ImageLimits, conform
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
     Reply,
@@ -32,6 +32,7 @@ from server.providers.upstream import (
     log_call,
 )
 
+log = logging.getLogger("perf.upstream")
 NAME = "Google"
 RATIOS = {"1:1": 1.0, "3:4": 3 / 4, "4:3": 4 / 3, "9:16": 9 / 16, "16:9": 16 / 9}
 # Google's RAI refusals carry no structured code; this number is the one stable mark they have.
@@ -42,9 +43,11 @@ _RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 class Surface(Protocol):
     env: str
 
-    def url(self, model: str) -> str: ...
+    def url(self, model: str, method: str = "predict") -> str: ...
 
     def headers(self) -> dict[str, str]: ...
+
+    def models_url(self) -> str | None: ...
 
 
 class GeminiSurface:
@@ -54,11 +57,14 @@ class GeminiSurface:
         self._base = base_url.rstrip("/")
         self._headers = {"x-goog-api-key": api_key, "Content-Type": "application/json"}
 
-    def url(self, model: str) -> str:
-        return f"{self._base}/v1beta/models/{model}:predict"
+    def url(self, model: str, method: str = "predict") -> str:
+        return f"{self._base}/v1beta/models/{model}:{method}"
 
     def headers(self) -> dict[str, str]:
         return self._headers
+
+    def models_url(self) -> str | None:
+        return f"{self._base}/v1beta/models"
 
 
 class VertexSurface:
@@ -71,11 +77,14 @@ class VertexSurface:
         self._token, self._token_file = token, token_file
         self._cached: tuple[float, str] | None = None
 
-    def url(self, model: str) -> str:
-        return f"{self._prefix}{model}:predict"
+    def url(self, model: str, method: str = "predict") -> str:
+        return f"{self._prefix}{model}:{method}"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._current_token()}", "Content-Type": "application/json"}
+
+    def models_url(self) -> str | None:
+        return None  # Vertex has no listing of publisher models with lifecycle worth reading
 
     def _current_token(self) -> str:
         if self._token_file is None:
@@ -99,14 +108,13 @@ class GoogleProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
-        async with self._upstream.slot():
-            reply = await self._upstream.submit(self._surface.url(job.upstream_model), deadline=deadline,
-                                                headers=self._surface.headers(),
-                                                body=orjson.dumps(request_body(job)), retry_delay=_retry_delay,
-                                                images=job.n)
-        log_call(self.name, "predict", reply.status, reply.headers.get("x-request-id"))
-        if reply.status != 200:
-            raise error_for(reply, self._surface.env)
+        if job.upstream_model.startswith("imagen"):
+            return await self._predict(job, deadline)
+        return await self._generate_content(job, deadline)
+
+    async def _predict(self, job: GenerationJob, deadline: Deadline) -> GenerationResult:
+        """Imagen `:predict`: n images in one call (every Imagen model was shut down on 2026-08-17)."""
+        reply = await self._call(job, deadline, "predict", imagen_body(job), job.n)
         predictions = reply.json(NAME).get("predictions") or []
         if not isinstance(predictions, list):
             raise UpstreamError(f"{NAME} returned a malformed response")
@@ -120,6 +128,59 @@ class GoogleProvider:
                                 revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,
                                 filtered=max(0, job.n - len(images)))
 
+    async def _generate_content(self, job: GenerationJob, deadline: Deadline) -> GenerationResult:
+        """Gemini image models: one `:generateContent` call per image (google_gemini.py)."""
+        answers: list[gemini.Answer] = []
+
+        async def one(index: int) -> GeneratedImage | None:
+            reply = await self._call(job, deadline, "generateContent", gemini.request_body(job), 1)
+            answer = gemini.read_answer(reply.json(NAME))
+            answers.append(answer)
+            if answer.image_b64 is None:
+                log.info("upstream=google model=%s withheld an image: %s", job.upstream_model, answer.refusal)
+                return None
+            return self._image(answer.image_b64)
+
+        images, filtered = await gather_images(job.n, one, NAME)
+        conformed = [await conform(image, job.width, job.height) for image in images]
+        # We bill the calls that delivered; Google bills every call that generated tokens.
+        delivered = sum((a.usage for a in answers if a.image_b64 is not None), TokenUsage())
+        charged = sum((a.usage for a in answers), TokenUsage())
+        return GenerationResult(images=tuple(conformed), model_used=job.upstream_model, revised_prompt=job.prompt,
+                                filtered=filtered, usage=delivered, charged_usage=charged)
+
+    async def _call(self, job: GenerationJob, deadline: Deadline, method: str, body: dict[str, Any],
+                    images: int) -> Reply:
+        async with self._upstream.slot():
+            reply = await self._upstream.submit(self._surface.url(job.upstream_model, method), deadline=deadline,
+                                                headers=self._surface.headers(), body=orjson.dumps(body),
+                                                retry_delay=_retry_delay, images=images)
+        log_call(self.name, method, reply.status, reply.headers.get("x-request-id"))
+        if reply.status != 200:
+            raise error_for(reply, self._surface.env, job.upstream_model)
+        return reply
+
+    async def list_models(self) -> list[UpstreamModel]:
+        """The Gemini API's model listing (every page); it announces no shutdown dates."""
+        url = self._surface.models_url()
+        if url is None:
+            raise ProviderUnavailable(f"{NAME} on Vertex AI has no model listing the gateway can read")
+        found: list[UpstreamModel] = []
+        token = ""
+        for _ in range(100):  # bounded: a listing that never ends is not followed forever
+            reply = await self._upstream.get(f"{url}?pageSize=1000" + (f"&pageToken={token}" if token else ""),
+                                             deadline=Deadline.of(None, 30), headers=self._surface.headers())
+            if reply.status != 200:
+                raise error_for(reply, self._surface.env)
+            page = reply.json(NAME)
+            for model in page.get("models") or ():
+                if isinstance(model, dict) and isinstance(model.get("name"), str):
+                    found.append(UpstreamModel(model["name"].removeprefix("models/")))
+            token = str(page.get("nextPageToken") or "")
+            if not token:
+                break
+        return found
+
     def _image(self, encoded: str) -> GeneratedImage:
         try:
             return self._limits.from_base64(encoded)
@@ -127,7 +188,7 @@ class GoogleProvider:
             raise UpstreamError(f"{NAME} returned an unusable image") from exc
 
 
-def request_body(job: GenerationJob) -> dict[str, Any]:
+def imagen_body(job: GenerationJob) -> dict[str, Any]:
     width, height = job.upstream_size or (job.width, job.height)
     ratio = min(RATIOS, key=lambda r: abs(RATIOS[r] - width / height))
     parameters: dict[str, Any] = {"sampleCount": job.n, "aspectRatio": ratio, "includeRaiReason": True,
@@ -151,10 +212,13 @@ def _retry_delay(reply: Reply) -> float | None:
     return default_retry_delay(reply)
 
 
-def error_for(reply: Reply, env: str) -> PerfError:
+def error_for(reply: Reply, env: str, model: str = "") -> PerfError:
     """Google's status + canonical code (+ ErrorInfo reason) → our error type."""
     error, details = _details(reply)
     reasons = {d.get("reason") for d in details}
+    if reply.status == 404 and model and error.get("status") == "NOT_FOUND":
+        # "models/x is not found": shut down (Google's retired ids answer 404 NOT_FOUND); nothing was charged.
+        return ModelGone(f"{NAME} no longer serves {model} (404 NOT_FOUND)")
     if reply.status == 400 and _RAI_REFUSAL.search(str(error.get("message", ""))):
         return ContentPolicyViolation(f"{NAME}'s safety filters rejected this prompt")
     if reply.status in (401, 403) or "API_KEY_INVALID" in reasons:
@@ -185,7 +249,7 @@ def build(kit: BuildKit) -> GoogleProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="google", name=NAME, build=build,
+    id="google", name=NAME, build=build, capabilities=Capabilities(list_models=True),
     settings=(Setting("GEMINI_API_KEY", secret=True, doc="Gemini API key"),
               Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
               Setting("VERTEX_PROJECT"), Setting("VERTEX_LOCATION", "us-central1"),

@@ -1,5 +1,6 @@
-"""Ideogram (`Api-Key` auth): legacy `POST /generate` (JSON, V_1/V_2/V_2A models) and 3.0
-`POST /v1/ideogram-v3/generate` (multipart, upstream model `V_3`), both synchronous, n per call.
+"""Ideogram (`Api-Key` auth): legacy `POST /generate` (JSON, V_1/V_2/V_2A models), 3.0
+`POST /v1/ideogram-v3/generate` (multipart, upstream model `V_3`, n per call) and 4.0
+`POST /v1/ideogram-v4/generate` (multipart, upstream model `V_4`, one image per call), all synchronous.
 
 Size is an aspect ratio, spelled `ASPECT_16_9` on the legacy endpoint and `16x9` on 3.0. Results
 are short-lived URLs, fetched at once through the guarded fetcher. Input moderation is 422 (not
@@ -9,17 +10,13 @@ withheld and never billed by us).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
-from server.errors import (
-    ContentPolicyViolation,
-    PerfError,
-    ProviderUnavailable,
-    UpstreamError,
-)
+from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher
@@ -52,33 +49,45 @@ class IdeogramProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
-        v3 = job.upstream_model.upper().startswith("V_3")
-        async with self._upstream.slot():
-            if v3:
-                reply = await self._upstream.submit(f"{self._base}/v1/ideogram-v3/generate", deadline=deadline,
-                                                    headers=self._key, body=lambda: v3_form(job))
+        if job.upstream_model.upper().startswith("V_4"):
+            # Ideogram 4.0 documents no image count: one call per image, side by side.
+            images, filtered = await gather_images(job.n, lambda i: self._one_v4(job, deadline), NAME)
+            charged = len(images) + filtered
+            revised = None
+        else:
+            if job.upstream_model.upper().startswith("V_3"):
+                items = await self._call(job, deadline, "/v1/ideogram-v3/generate", lambda: v3_form(job))
             else:
-                reply = await self._upstream.submit(f"{self._base}/generate", deadline=deadline,
-                                                    headers={**self._key, "Content-Type": "application/json"},
-                                                    body=orjson.dumps(legacy_body(job)))
+                items = await self._call(job, deadline, "/generate", orjson.dumps(legacy_body(job)))
+            images, filtered = await gather_images(len(items), lambda i: self._download(items[i], deadline), NAME)
+            charged = len(items)
+            revised = items[0].get("prompt")
+        conformed = [await conform(image, job.width, job.height) for image in images]
+        return GenerationResult(images=tuple(conformed), model_used=job.upstream_model, filtered=filtered,
+                                revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,
+                                charged_images=charged)
+
+    async def _one_v4(self, job: GenerationJob, deadline: Deadline) -> GeneratedImage | None:
+        items = await self._call(job, deadline, "/v1/ideogram-v4/generate", lambda: v4_form(job))
+        return await self._download(items[0], deadline)
+
+    async def _call(self, job: GenerationJob, deadline: Deadline, path: str,
+                    body: bytes | Callable[[], aiohttp.FormData]) -> list[dict[str, Any]]:
+        headers = self._key if callable(body) else {**self._key, "Content-Type": "application/json"}
+        async with self._upstream.slot():
+            reply = await self._upstream.submit(f"{self._base}{path}", deadline=deadline, headers=headers, body=body)
         log_call(self.name, "generate", reply.status, reply.headers.get("request-id"))
         if reply.status != 200:
-            raise error_for(reply)
+            raise error_for(reply, job.upstream_model)
         items = reply.json(NAME).get("data")
         if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
             raise UpstreamError(f"{NAME} returned a response without images")
+        return items
 
-        async def one(index: int) -> GeneratedImage | None:
-            item = items[index]
-            if item.get("is_image_safe") is False or not isinstance(item.get("url"), str) or not item["url"]:
-                return None
-            return await self._fetcher.image(item["url"], self._downloads, deadline)
-
-        images, filtered = await gather_images(len(items), one, NAME)
-        conformed = [await conform(image, job.width, job.height) for image in images]
-        revised = items[0].get("prompt")
-        return GenerationResult(images=tuple(conformed), model_used=job.upstream_model, filtered=filtered,
-                                revised_prompt=revised if isinstance(revised, str) and revised else job.prompt)
+    async def _download(self, item: dict[str, Any], deadline: Deadline) -> GeneratedImage | None:
+        if item.get("is_image_safe") is False or not isinstance(item.get("url"), str) or not item["url"]:
+            return None  # withheld by Ideogram's safety check (and billed by it)
+        return await self._fetcher.image(item["url"], self._downloads, deadline)
 
 
 def legacy_body(job: GenerationJob) -> dict[str, Any]:
@@ -105,14 +114,32 @@ def v3_form(job: GenerationJob) -> aiohttp.FormData:
     return data
 
 
-def error_for(reply: Reply) -> PerfError:
+def v4_form(job: GenerationJob) -> aiohttp.FormData:
+    """Ideogram 4.0: `text_prompt` (Magic Prompt on) and its speed as the deployment says it."""
+    width, height = job.upstream_size or (job.width, job.height)
+    w, h = nearest_ratio(width, height, V3_RATIOS)
+    fields: dict[str, object] = {"text_prompt": job.prompt, "aspect_ratio": f"{w}x{h}"}
+    if job.quality:
+        fields["rendering_speed"] = job.quality
+    if job.seed is not None:
+        fields["seed"] = job.seed
+    fields.update(job.extras)
+    data = aiohttp.FormData(default_to_multipart=True)
+    for key, value in fields.items():
+        data.add_field(key, str(value))
+    return data
+
+
+def error_for(reply: Reply, model: str = "") -> PerfError:
     """Ideogram's status → our error type (its error bodies are a bare `{"error": text}`)."""
+    if reply.status == 404:  # the endpoint of this model version is gone; nothing ran, nothing was billed
+        return ModelGone(f"{NAME} no longer serves {model or 'this model'} (its endpoint answers 404)")
     if reply.status == 422:  # the documented safety-check refusal (GenerateImageSafetyError)
         return ContentPolicyViolation(f"{NAME}'s safety check rejected this prompt")
     if reply.status in (401, 402, 403):
         return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
                                    "the operator must check IDEOGRAM_API_KEY")
-    if reply.status in (404, 429):
+    if reply.status == 429:
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}")
 

@@ -13,17 +13,13 @@ from typing import Any
 
 import orjson
 
-from server.errors import (
-    ContentPolicyViolation,
-    PerfError,
-    ProviderUnavailable,
-    UpstreamError,
-)
-from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
+from server.catalog.pricing import TokenUsage
+from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult, UpstreamModel
 from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import BadImage, ImageLimits, conform
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
     Reply,
@@ -47,6 +43,7 @@ class OpenAIProvider:
         self._upstream = upstream
         self._fetcher = fetcher
         self._url = base_url.rstrip("/") + "/images/generations"
+        self._models_url = base_url.rstrip("/") + "/models"
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self._downloads = Allowlist.of(DOWNLOAD_HOSTS, base_url)
         self._limits = limits
@@ -62,7 +59,8 @@ class OpenAIProvider:
         log_call(self.name, "generate", reply.status, upstream_id)
         if reply.status != 200:
             raise error_for(reply)
-        data = reply.json(NAME).get("data")
+        body = reply.json(NAME)
+        data = body.get("data")
         if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
             raise UpstreamError(f"{NAME} returned a response without images")
         items = data[: job.n]
@@ -73,7 +71,21 @@ class OpenAIProvider:
         revised = data[0].get("revised_prompt")
         return GenerationResult(images=tuple(conformed), model_used=job.upstream_model,
                                 revised_prompt=revised if isinstance(revised, str) and revised else job.prompt,
-                                upstream_request_id=upstream_id)
+                                upstream_request_id=upstream_id, charged_images=len(data),
+                                usage=token_usage(body.get("usage")))
+
+    async def list_models(self) -> list[UpstreamModel]:
+        """OpenAI's model list, each with its announced `shutdown_date` (GET /v1/models)."""
+        deadline = Deadline.of(None, 30)
+        reply = await self._upstream.get(self._models_url, deadline=deadline, headers=self._headers)
+        if reply.status != 200:
+            raise error_for(reply)
+        found = []
+        for item in reply.json(NAME).get("data") or ():
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                shutdown = item.get("shutdown_date")
+                found.append(UpstreamModel(item["id"], shutdown if isinstance(shutdown, str) else None))
+        return found
 
     async def _image(self, item: dict[str, Any], deadline: Deadline) -> GeneratedImage:
         if isinstance(item.get("b64_json"), str):
@@ -101,6 +113,23 @@ def request_body(job: GenerationJob) -> dict[str, Any]:
     return body
 
 
+def token_usage(raw: Any) -> TokenUsage | None:
+    """gpt-image's `usage` block; image-output tokens are all output tokens unless a split is given."""
+    if not isinstance(raw, dict):
+        return None
+
+    def count(block: Any, name: str) -> int:
+        value = block.get(name) if isinstance(block, dict) else None
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    inputs, outputs = raw.get("input_tokens_details"), raw.get("output_tokens_details")
+    output = count(raw, "output_tokens")
+    image_out = count(outputs, "image_tokens") if isinstance(outputs, dict) else output
+    return TokenUsage(text_input=count(inputs, "text_tokens") if isinstance(inputs, dict) else count(raw, "input_tokens"),
+                      image_input=count(inputs, "image_tokens"), image_output=image_out,
+                      text_output=max(0, output - image_out))
+
+
 def _retry_delay(reply: Reply) -> float | None:
     error = reply.error_json().get("error") or {}
     # An exhausted quota is a 429 too, but waiting will not refill it; x-should-retry is OpenAI's override.
@@ -115,6 +144,9 @@ def error_for(reply: Reply) -> PerfError:
     code = error.get("code")
     if code in _MODERATION_CODES:
         return ContentPolicyViolation(f"{NAME}'s safety system rejected this request")
+    if code == "model_not_found" or (reply.status == 404 and error.get("param") == "model"):
+        # Shut down (or never granted): nothing was generated, so the successor may be asked.
+        return ModelGone(f"{NAME} says the model does not exist: {str(error.get('message', ''))[:200]}")
     if reply.status in (401, 403) or code in _ACCOUNT_CODES:
         # Our key or account, never the caller's: not an authentication_error.
         return ProviderUnavailable(f"{NAME} refused the gateway's account ({code or reply.status}); "
@@ -135,7 +167,7 @@ def build(kit: BuildKit) -> OpenAIProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="openai", name=NAME, build=build,
+    id="openai", name=NAME, build=build, capabilities=Capabilities(list_models=True),
     settings=(Setting("OPENAI_API_KEY", secret=True, doc="OpenAI API key"),
               # As the openai SDK spells it, including /v1.
               Setting("OPENAI_BASE_URL", "https://api.openai.com/v1")),

@@ -52,8 +52,10 @@ class StabilityProvider:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
         images, filtered = await gather_images(job.n, lambda i: self._one(job, deadline), NAME)
         conformed = [await conform(image, job.width, job.height) for image in images]
+        # Stability bills an output its moderation filtered, as well as those delivered.
         return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt,
-                                model_used=job.upstream_model, filtered=filtered)
+                                model_used=job.upstream_model, filtered=filtered,
+                                charged_images=len(conformed) + filtered)
 
     async def _one(self, job: GenerationJob, deadline: Deadline) -> GeneratedImage | None:
         async with self._upstream.slot():

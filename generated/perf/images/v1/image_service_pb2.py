@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"perf/images/v1/image_service.proto\x12\x0eperf.images.v1\"\xbb\x02\n\x15GenerateImagesRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\x05model\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01n\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\x11\n\x04size\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x14\n\x07quality\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x12\n\x05style\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1c\n\x0fresponse_format\x18\x07 \x01(\tH\x05\x88\x01\x01\x12\x11\n\x04user\x18\x08 \x01(\tH\x06\x88\x01\x01\x12\x1e\n\x11max_cost_per_call\x18\t \x01(\x01H\x07\x88\x01\x01\x42\x08\n\x06_modelB\x04\n\x02_nB\x07\n\x05_sizeB\n\n\x08_qualityB\x08\n\x06_styleB\x12\n\x10_response_formatB\x07\n\x05_userB\x14\n\x12_max_cost_per_call\">\n\x05Image\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x10\n\x08\x62\x36\x34_json\x18\x02 \x01(\t\x12\x16\n\x0erevised_prompt\x18\x03 \x01(\t\"s\n\x04Perf\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nmodel_used\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\t\x12\x0f\n\x07quality\x18\x04 \x01(\t\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x12\n\nlatency_ms\x18\x06 \x01(\x03\"r\n\x16GenerateImagesResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x03\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.perf.images.v1.Image\x12\"\n\x04perf\x18\x03 \x01(\x0b\x32\x14.perf.images.v1.Perf\"\x13\n\x11ListModelsRequest\"I\n\x12ListModelsResponse\x12\x0e\n\x06object\x18\x01 \x01(\t\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.perf.images.v1.Model\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"j\n\x11ModelCapabilities\x12\r\n\x05sizes\x18\x01 \x03(\t\x12\x14\n\x0c\x63ustom_sizes\x18\x02 \x01(\x08\x12\r\n\x05max_n\x18\x03 \x01(\x05\x12\x11\n\tqualities\x18\x04 \x03(\t\x12\x0e\n\x06styles\x18\x05 \x03(\t\"=\n\x05Price\x12\x0c\n\x04size\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12\x15\n\rusd_per_image\x18\x03 \x01(\x01\"\xa7\x01\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x03\x12\x10\n\x08owned_by\x18\x04 \x01(\t\x12\x37\n\x0c\x63\x61pabilities\x18\x05 \x01(\x0b\x32!.perf.images.v1.ModelCapabilities\x12&\n\x07pricing\x18\x06 \x03(\x0b\x32\x15.perf.images.v1.Price\"a\n\x16GetImageContentRequest\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xpires\x18\x02 \x01(\x03\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x11\n\textension\x18\x04 \x01(\t\"C\n\x0cImageContent\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07\x65xpires\x18\x03 \x01(\x03\"-\n\x0fGetUsageRequest\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\"n\n\x0bUsageTotals\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\x17\n\x0f\x66\x61iled_requests\x18\x02 \x01(\x03\x12\x0e\n\x06images\x18\x03 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12\x12\n\nbilled_usd\x18\x05 \x01(\x01\"G\n\nDailyUsage\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12+\n\x06totals\x18\x02 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals\"H\n\nModelUsage\x12\r\n\x05model\x18\x01 \x01(\t\x12+\n\x06totals\x18\x02 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals\"\xd4\x01\n\x05Usage\x12\x0e\n\x06object\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\t\x12\x0b\n\x03\x65nd\x18\x05 \x01(\t\x12+\n\x06totals\x18\x06 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals\x12(\n\x04\x64\x61ys\x18\x07 \x03(\x0b\x32\x1a.perf.images.v1.DailyUsage\x12*\n\x06models\x18\x08 \x03(\x0b\x32\x1a.perf.images.v1.ModelUsage2\xa5\x03\n\x0cImageService\x12_\n\x0eGenerateImages\x12%.perf.images.v1.GenerateImagesRequest\x1a&.perf.images.v1.GenerateImagesResponse\x12S\n\nListModels\x12!.perf.images.v1.ListModelsRequest\x1a\".perf.images.v1.ListModelsResponse\x12\x42\n\x08GetModel\x12\x1f.perf.images.v1.GetModelRequest\x1a\x15.perf.images.v1.Model\x12W\n\x0fGetImageContent\x12&.perf.images.v1.GetImageContentRequest\x1a\x1c.perf.images.v1.ImageContent\x12\x42\n\x08GetUsage\x12\x1f.perf.images.v1.GetUsageRequest\x1a\x15.perf.images.v1.Usageb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"perf/images/v1/image_service.proto\x12\x0eperf.images.v1\"\xbb\x02\n\x15GenerateImagesRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\x05model\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01n\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\x11\n\x04size\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x14\n\x07quality\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x12\n\x05style\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1c\n\x0fresponse_format\x18\x07 \x01(\tH\x05\x88\x01\x01\x12\x11\n\x04user\x18\x08 \x01(\tH\x06\x88\x01\x01\x12\x1e\n\x11max_cost_per_call\x18\t \x01(\x01H\x07\x88\x01\x01\x42\x08\n\x06_modelB\x04\n\x02_nB\x07\n\x05_sizeB\n\n\x08_qualityB\x08\n\x06_styleB\x12\n\x10_response_formatB\x07\n\x05_userB\x14\n\x12_max_cost_per_call\">\n\x05Image\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x10\n\x08\x62\x36\x34_json\x18\x02 \x01(\t\x12\x16\n\x0erevised_prompt\x18\x03 \x01(\t\"s\n\x04Perf\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\nmodel_used\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\t\x12\x0f\n\x07quality\x18\x04 \x01(\t\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x12\n\nlatency_ms\x18\x06 \x01(\x03\"\xac\x01\n\x16GenerateImagesResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x03\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.perf.images.v1.Image\x12\"\n\x04perf\x18\x03 \x01(\x0b\x32\x14.perf.images.v1.Perf\x12.\n\x05usage\x18\x04 \x01(\x0b\x32\x1a.perf.images.v1.TokenUsageH\x00\x88\x01\x01\x42\x08\n\x06_usage\"\x8a\x02\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\x12@\n\x14input_tokens_details\x18\x04 \x01(\x0b\x32\".perf.images.v1.TokenUsage.Details\x12\x41\n\x15output_tokens_details\x18\x05 \x01(\x0b\x32\".perf.images.v1.TokenUsage.Details\x1a\x34\n\x07\x44\x65tails\x12\x13\n\x0btext_tokens\x18\x01 \x01(\x03\x12\x14\n\x0cimage_tokens\x18\x02 \x01(\x03\"\x13\n\x11ListModelsRequest\"I\n\x12ListModelsResponse\x12\x0e\n\x06object\x18\x01 \x01(\t\x12#\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.perf.images.v1.Model\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"j\n\x11ModelCapabilities\x12\r\n\x05sizes\x18\x01 \x03(\t\x12\x14\n\x0c\x63ustom_sizes\x18\x02 \x01(\x08\x12\r\n\x05max_n\x18\x03 \x01(\x05\x12\x11\n\tqualities\x18\x04 \x03(\t\x12\x0e\n\x06styles\x18\x05 \x03(\t\"=\n\x05Price\x12\x0c\n\x04size\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12\x15\n\rusd_per_image\x18\x03 \x01(\x01\"\xd4\x02\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x03\x12\x10\n\x08owned_by\x18\x04 \x01(\t\x12\x37\n\x0c\x63\x61pabilities\x18\x05 \x01(\x0b\x32!.perf.images.v1.ModelCapabilities\x12&\n\x07pricing\x18\x06 \x03(\x0b\x32\x15.perf.images.v1.Price\x12,\n\tlifecycle\x18\x07 \x01(\x0b\x32\x19.perf.images.v1.Lifecycle\x12\x13\n\x0bprice_model\x18\x08 \x01(\t\x12\x37\n\x0fmegapixel_price\x18\t \x01(\x0b\x32\x1e.perf.images.v1.MegapixelPrice\x12/\n\x0btoken_price\x18\n \x01(\x0b\x32\x1a.perf.images.v1.TokenPrice\"t\n\tLifecycle\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x15\n\rdeprecated_on\x18\x02 \x01(\t\x12\x13\n\x0bshutdown_on\x18\x03 \x01(\t\x12+\n\tserved_by\x18\x04 \x01(\x0b\x32\x18.perf.images.v1.ServedBy\"4\n\x08ServedBy\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0eupstream_model\x18\x02 \x01(\t\"l\n\x0eMegapixelPrice\x12\x1b\n\x13\x66irst_megapixel_usd\x18\x01 \x01(\x01\x12 \n\x18\x61\x64\x64itional_megapixel_usd\x18\x02 \x01(\x01\x12\x1b\n\x13input_megapixel_usd\x18\x03 \x01(\x01\"p\n\nTokenPrice\x12\x16\n\x0etext_input_usd\x18\x01 \x01(\x01\x12\x17\n\x0fimage_input_usd\x18\x02 \x01(\x01\x12\x18\n\x10image_output_usd\x18\x03 \x01(\x01\x12\x17\n\x0ftext_output_usd\x18\x04 \x01(\x01\"a\n\x16GetImageContentRequest\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xpires\x18\x02 \x01(\x03\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x11\n\textension\x18\x04 \x01(\t\"C\n\x0cImageContent\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07\x65xpires\x18\x03 \x01(\x03\"-\n\x0fGetUsageRequest\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\"\xcc\x01\n\x0bUsageTotals\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\x17\n\x0f\x66\x61iled_requests\x18\x02 \x01(\x03\x12\x0e\n\x06images\x18\x03 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x04 \x01(\x01\x12\x12\n\nbilled_usd\x18\x05 \x01(\x01\x12\x1e\n\x11upstream_cost_usd\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nmargin_usd\x18\x07 \x01(\x01H\x01\x88\x01\x01\x42\x14\n\x12_upstream_cost_usdB\r\n\x0b_margin_usd\"G\n\nDailyUsage\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12+\n\x06totals\x18\x02 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals\"H\n\nModelUsage\x12\r\n\x05model\x18\x01 \x01(\t\x12+\n\x06totals\x18\x02 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals\"\x86\x02\n\x05Usage\x12\x0e\n\x06object\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\t\x12\x0b\n\x03\x65nd\x18\x05 \x01(\t\x12+\n\x06totals\x18\x06 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals\x12(\n\x04\x64\x61ys\x18\x07 \x03(\x0b\x32\x1a.perf.images.v1.DailyUsage\x12*\n\x06models\x18\x08 \x03(\x0b\x32\x1a.perf.images.v1.ModelUsage\x12\x30\n\tproviders\x18\t \x03(\x0b\x32\x1d.perf.images.v1.ProviderUsage\"N\n\rProviderUsage\x12\x10\n\x08provider\x18\x01 \x01(\t\x12+\n\x06totals\x18\x02 \x01(\x0b\x32\x1b.perf.images.v1.UsageTotals2\xa5\x03\n\x0cImageService\x12_\n\x0eGenerateImages\x12%.perf.images.v1.GenerateImagesRequest\x1a&.perf.images.v1.GenerateImagesResponse\x12S\n\nListModels\x12!.perf.images.v1.ListModelsRequest\x1a\".perf.images.v1.ListModelsResponse\x12\x42\n\x08GetModel\x12\x1f.perf.images.v1.GetModelRequest\x1a\x15.perf.images.v1.Model\x12W\n\x0fGetImageContent\x12&.perf.images.v1.GetImageContentRequest\x1a\x1c.perf.images.v1.ImageContent\x12\x42\n\x08GetUsage\x12\x1f.perf.images.v1.GetUsageRequest\x1a\x15.perf.images.v1.Usageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,34 +37,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMAGE']._serialized_end=434
   _globals['_PERF']._serialized_start=436
   _globals['_PERF']._serialized_end=551
-  _globals['_GENERATEIMAGESRESPONSE']._serialized_start=553
-  _globals['_GENERATEIMAGESRESPONSE']._serialized_end=667
-  _globals['_LISTMODELSREQUEST']._serialized_start=669
-  _globals['_LISTMODELSREQUEST']._serialized_end=688
-  _globals['_LISTMODELSRESPONSE']._serialized_start=690
-  _globals['_LISTMODELSRESPONSE']._serialized_end=763
-  _globals['_GETMODELREQUEST']._serialized_start=765
-  _globals['_GETMODELREQUEST']._serialized_end=797
-  _globals['_MODELCAPABILITIES']._serialized_start=799
-  _globals['_MODELCAPABILITIES']._serialized_end=905
-  _globals['_PRICE']._serialized_start=907
-  _globals['_PRICE']._serialized_end=968
-  _globals['_MODEL']._serialized_start=971
-  _globals['_MODEL']._serialized_end=1138
-  _globals['_GETIMAGECONTENTREQUEST']._serialized_start=1140
-  _globals['_GETIMAGECONTENTREQUEST']._serialized_end=1237
-  _globals['_IMAGECONTENT']._serialized_start=1239
-  _globals['_IMAGECONTENT']._serialized_end=1306
-  _globals['_GETUSAGEREQUEST']._serialized_start=1308
-  _globals['_GETUSAGEREQUEST']._serialized_end=1353
-  _globals['_USAGETOTALS']._serialized_start=1355
-  _globals['_USAGETOTALS']._serialized_end=1465
-  _globals['_DAILYUSAGE']._serialized_start=1467
-  _globals['_DAILYUSAGE']._serialized_end=1538
-  _globals['_MODELUSAGE']._serialized_start=1540
-  _globals['_MODELUSAGE']._serialized_end=1612
-  _globals['_USAGE']._serialized_start=1615
-  _globals['_USAGE']._serialized_end=1827
-  _globals['_IMAGESERVICE']._serialized_start=1830
-  _globals['_IMAGESERVICE']._serialized_end=2251
+  _globals['_GENERATEIMAGESRESPONSE']._serialized_start=554
+  _globals['_GENERATEIMAGESRESPONSE']._serialized_end=726
+  _globals['_TOKENUSAGE']._serialized_start=729
+  _globals['_TOKENUSAGE']._serialized_end=995
+  _globals['_TOKENUSAGE_DETAILS']._serialized_start=943
+  _globals['_TOKENUSAGE_DETAILS']._serialized_end=995
+  _globals['_LISTMODELSREQUEST']._serialized_start=997
+  _globals['_LISTMODELSREQUEST']._serialized_end=1016
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1018
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1091
+  _globals['_GETMODELREQUEST']._serialized_start=1093
+  _globals['_GETMODELREQUEST']._serialized_end=1125
+  _globals['_MODELCAPABILITIES']._serialized_start=1127
+  _globals['_MODELCAPABILITIES']._serialized_end=1233
+  _globals['_PRICE']._serialized_start=1235
+  _globals['_PRICE']._serialized_end=1296
+  _globals['_MODEL']._serialized_start=1299
+  _globals['_MODEL']._serialized_end=1639
+  _globals['_LIFECYCLE']._serialized_start=1641
+  _globals['_LIFECYCLE']._serialized_end=1757
+  _globals['_SERVEDBY']._serialized_start=1759
+  _globals['_SERVEDBY']._serialized_end=1811
+  _globals['_MEGAPIXELPRICE']._serialized_start=1813
+  _globals['_MEGAPIXELPRICE']._serialized_end=1921
+  _globals['_TOKENPRICE']._serialized_start=1923
+  _globals['_TOKENPRICE']._serialized_end=2035
+  _globals['_GETIMAGECONTENTREQUEST']._serialized_start=2037
+  _globals['_GETIMAGECONTENTREQUEST']._serialized_end=2134
+  _globals['_IMAGECONTENT']._serialized_start=2136
+  _globals['_IMAGECONTENT']._serialized_end=2203
+  _globals['_GETUSAGEREQUEST']._serialized_start=2205
+  _globals['_GETUSAGEREQUEST']._serialized_end=2250
+  _globals['_USAGETOTALS']._serialized_start=2253
+  _globals['_USAGETOTALS']._serialized_end=2457
+  _globals['_DAILYUSAGE']._serialized_start=2459
+  _globals['_DAILYUSAGE']._serialized_end=2530
+  _globals['_MODELUSAGE']._serialized_start=2532
+  _globals['_MODELUSAGE']._serialized_end=2604
+  _globals['_USAGE']._serialized_start=2607
+  _globals['_USAGE']._serialized_end=2869
+  _globals['_PROVIDERUSAGE']._serialized_start=2871
+  _globals['_PROVIDERUSAGE']._serialized_end=2949
+  _globals['_IMAGESERVICE']._serialized_start=2952
+  _globals['_IMAGESERVICE']._serialized_end=3373
 # @@protoc_insertion_point(module_scope)

@@ -55,14 +55,37 @@ class Perf(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., model_used: _Optional[str] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[int] = ...) -> None: ...
 
 class GenerateImagesResponse(_message.Message):
-    __slots__ = ("created", "data", "perf")
+    __slots__ = ("created", "data", "perf", "usage")
     CREATED_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     PERF_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     created: int
     data: _containers.RepeatedCompositeFieldContainer[Image]
     perf: Perf
-    def __init__(self, created: _Optional[int] = ..., data: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ...) -> None: ...
+    usage: TokenUsage
+    def __init__(self, created: _Optional[int] = ..., data: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ...) -> None: ...
+
+class TokenUsage(_message.Message):
+    __slots__ = ("input_tokens", "output_tokens", "total_tokens", "input_tokens_details", "output_tokens_details")
+    class Details(_message.Message):
+        __slots__ = ("text_tokens", "image_tokens")
+        TEXT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+        IMAGE_TOKENS_FIELD_NUMBER: _ClassVar[int]
+        text_tokens: int
+        image_tokens: int
+        def __init__(self, text_tokens: _Optional[int] = ..., image_tokens: _Optional[int] = ...) -> None: ...
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    input_tokens_details: TokenUsage.Details
+    output_tokens_details: TokenUsage.Details
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., input_tokens_details: _Optional[_Union[TokenUsage.Details, _Mapping]] = ..., output_tokens_details: _Optional[_Union[TokenUsage.Details, _Mapping]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
@@ -107,20 +130,70 @@ class Price(_message.Message):
     def __init__(self, size: _Optional[str] = ..., quality: _Optional[str] = ..., usd_per_image: _Optional[float] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing")
+    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing", "lifecycle", "price_model", "megapixel_price", "token_price")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     OWNED_BY_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     PRICING_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    MEGAPIXEL_PRICE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     created: int
     owned_by: str
     capabilities: ModelCapabilities
     pricing: _containers.RepeatedCompositeFieldContainer[Price]
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ...) -> None: ...
+    lifecycle: Lifecycle
+    price_model: str
+    megapixel_price: MegapixelPrice
+    token_price: TokenPrice
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., lifecycle: _Optional[_Union[Lifecycle, _Mapping]] = ..., price_model: _Optional[str] = ..., megapixel_price: _Optional[_Union[MegapixelPrice, _Mapping]] = ..., token_price: _Optional[_Union[TokenPrice, _Mapping]] = ...) -> None: ...
+
+class Lifecycle(_message.Message):
+    __slots__ = ("status", "deprecated_on", "shutdown_on", "served_by")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DEPRECATED_ON_FIELD_NUMBER: _ClassVar[int]
+    SHUTDOWN_ON_FIELD_NUMBER: _ClassVar[int]
+    SERVED_BY_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    deprecated_on: str
+    shutdown_on: str
+    served_by: ServedBy
+    def __init__(self, status: _Optional[str] = ..., deprecated_on: _Optional[str] = ..., shutdown_on: _Optional[str] = ..., served_by: _Optional[_Union[ServedBy, _Mapping]] = ...) -> None: ...
+
+class ServedBy(_message.Message):
+    __slots__ = ("provider", "upstream_model")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_MODEL_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    upstream_model: str
+    def __init__(self, provider: _Optional[str] = ..., upstream_model: _Optional[str] = ...) -> None: ...
+
+class MegapixelPrice(_message.Message):
+    __slots__ = ("first_megapixel_usd", "additional_megapixel_usd", "input_megapixel_usd")
+    FIRST_MEGAPIXEL_USD_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_MEGAPIXEL_USD_FIELD_NUMBER: _ClassVar[int]
+    INPUT_MEGAPIXEL_USD_FIELD_NUMBER: _ClassVar[int]
+    first_megapixel_usd: float
+    additional_megapixel_usd: float
+    input_megapixel_usd: float
+    def __init__(self, first_megapixel_usd: _Optional[float] = ..., additional_megapixel_usd: _Optional[float] = ..., input_megapixel_usd: _Optional[float] = ...) -> None: ...
+
+class TokenPrice(_message.Message):
+    __slots__ = ("text_input_usd", "image_input_usd", "image_output_usd", "text_output_usd")
+    TEXT_INPUT_USD_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_INPUT_USD_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_OUTPUT_USD_FIELD_NUMBER: _ClassVar[int]
+    TEXT_OUTPUT_USD_FIELD_NUMBER: _ClassVar[int]
+    text_input_usd: float
+    image_input_usd: float
+    image_output_usd: float
+    text_output_usd: float
+    def __init__(self, text_input_usd: _Optional[float] = ..., image_input_usd: _Optional[float] = ..., image_output_usd: _Optional[float] = ..., text_output_usd: _Optional[float] = ...) -> None: ...
 
 class GetImageContentRequest(_message.Message):
     __slots__ = ("image_id", "expires", "signature", "extension")
@@ -153,18 +226,22 @@ class GetUsageRequest(_message.Message):
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
 
 class UsageTotals(_message.Message):
-    __slots__ = ("requests", "failed_requests", "images", "cost_usd", "billed_usd")
+    __slots__ = ("requests", "failed_requests", "images", "cost_usd", "billed_usd", "upstream_cost_usd", "margin_usd")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     FAILED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     BILLED_USD_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_USD_FIELD_NUMBER: _ClassVar[int]
     requests: int
     failed_requests: int
     images: int
     cost_usd: float
     billed_usd: float
-    def __init__(self, requests: _Optional[int] = ..., failed_requests: _Optional[int] = ..., images: _Optional[int] = ..., cost_usd: _Optional[float] = ..., billed_usd: _Optional[float] = ...) -> None: ...
+    upstream_cost_usd: float
+    margin_usd: float
+    def __init__(self, requests: _Optional[int] = ..., failed_requests: _Optional[int] = ..., images: _Optional[int] = ..., cost_usd: _Optional[float] = ..., billed_usd: _Optional[float] = ..., upstream_cost_usd: _Optional[float] = ..., margin_usd: _Optional[float] = ...) -> None: ...
 
 class DailyUsage(_message.Message):
     __slots__ = ("date", "totals")
@@ -183,7 +260,7 @@ class ModelUsage(_message.Message):
     def __init__(self, model: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("object", "key_id", "mode", "start", "end", "totals", "days", "models")
+    __slots__ = ("object", "key_id", "mode", "start", "end", "totals", "days", "models", "providers")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +269,7 @@ class Usage(_message.Message):
     TOTALS_FIELD_NUMBER: _ClassVar[int]
     DAYS_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     object: str
     key_id: str
     mode: str
@@ -200,4 +278,13 @@ class Usage(_message.Message):
     totals: UsageTotals
     days: _containers.RepeatedCompositeFieldContainer[DailyUsage]
     models: _containers.RepeatedCompositeFieldContainer[ModelUsage]
-    def __init__(self, object: _Optional[str] = ..., key_id: _Optional[str] = ..., mode: _Optional[str] = ..., start: _Optional[str] = ..., end: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ..., days: _Optional[_Iterable[_Union[DailyUsage, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelUsage, _Mapping]]] = ...) -> None: ...
+    providers: _containers.RepeatedCompositeFieldContainer[ProviderUsage]
+    def __init__(self, object: _Optional[str] = ..., key_id: _Optional[str] = ..., mode: _Optional[str] = ..., start: _Optional[str] = ..., end: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ..., days: _Optional[_Iterable[_Union[DailyUsage, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelUsage, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderUsage, _Mapping]]] = ...) -> None: ...
+
+class ProviderUsage(_message.Message):
+    __slots__ = ("provider", "totals")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    totals: UsageTotals
+    def __init__(self, provider: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ...) -> None: ...
