@@ -18,6 +18,9 @@ Every failure a client sees is one of these types, on both protocols::
 
 The server puts the type in ``google.rpc.ErrorInfo.reason`` (upper snake case) inside
 ``grpc-status-details-bin``; the gateway reads it back from there and never from message text.
+
+A message may quote what the client sent only through ``echo``: messages travel in gRPC trailers
+(16 KiB for all metadata together) and in response bodies, and must never grow with the input.
 """
 from __future__ import annotations
 
@@ -26,6 +29,13 @@ from dataclasses import dataclass
 import grpc
 
 ERROR_DOMAIN = "perf.images.v1"
+# Client-supplied text quoted in an error message is cut to this many characters.
+MAX_ECHO_CHARS = 64
+
+
+def echo(value: str) -> str:
+    """`value` as an error message may quote it: short values whole, long ones cut with an ellipsis."""
+    return value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "…"
 
 
 @dataclass(frozen=True)

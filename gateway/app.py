@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contract.errors import echo
 from contract.request_ids import new_request_id
 from gateway.config import GatewaySettings
 from gateway.errors import PublicError, forwarded_headers, from_rpc_error, public_error
@@ -40,6 +41,10 @@ STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
 REQUEST_ID = "request_id"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Longer Authorization or Idempotency-Key values cannot be valid (a key is 55 characters with
+# "Bearer ", an Idempotency-Key at most 257 with quotes); they are not forwarded, so what reaches
+# gRPC metadata (16 KiB for all of it) stays small whatever the client sends.
+MAX_FORWARDED_HEADER_CHARS = 512
 
 
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -67,9 +72,10 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
         response = error_response(public_error("invalid_request", f"The request body exceeds {limit} bytes.",
                                                status=413))
     except web.HTTPNotFound:
-        response = error_response(public_error("not_found", f"No route for {request.method} {request.path}."))
+        response = error_response(public_error("not_found", f"No route for {echo(request.method)} "
+                                               f"{echo(request.path)}."))
     except web.HTTPMethodNotAllowed as exc:
-        response = error_response(public_error("invalid_request", f"{request.method} is not allowed here.",
+        response = error_response(public_error("invalid_request", f"{echo(request.method)} is not allowed here.",
                                                status=405, headers={"Allow": ", ".join(sorted(exc.allowed_methods))}))
     except web.HTTPException as exc:
         response = error_response(public_error("invalid_request", exc.reason, status=exc.status))
@@ -83,16 +89,20 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
 def _metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[str, str], ...]:
     metadata = [("x-request-id", request[REQUEST_ID])]
     authorization = request.headers.get("Authorization")
-    # gRPC refuses non-ASCII metadata values; such a header is simply not a key, so the server's
-    # usual 401 answers it (gRPC metadata keys must also be lower case).
-    if authorized and authorization and authorization.isascii() and authorization.isprintable():
+    # gRPC refuses non-ASCII metadata values; such a header (or an overlong one) is simply not a
+    # key, so the server's usual 401 answers it (gRPC metadata keys must also be lower case).
+    if authorized and authorization and _forwardable(authorization):
         metadata.append(("authorization", authorization))
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None:
-        # Forwarded as given (the server checks its format); non-ASCII cannot travel as metadata at all.
-        usable = idempotency_key.isascii() and idempotency_key.isprintable()
-        metadata.append(("idempotency-key", idempotency_key if usable else "?"))
+        # Forwarded as given (the server checks its format); what cannot travel becomes "?", which the
+        # server refuses as a malformed key.
+        metadata.append(("idempotency-key", idempotency_key if _forwardable(idempotency_key) else "?"))
     return tuple(metadata)
+
+
+def _forwardable(value: str) -> bool:
+    return len(value) <= MAX_FORWARDED_HEADER_CHARS and value.isascii() and value.isprintable()
 
 
 async def create_images(request: web.Request) -> web.Response:

@@ -15,6 +15,9 @@
 
 The wire form is ``google.rpc.Status`` with ErrorInfo (always), BadRequest (when a field is
 named) and RetryInfo (when a retry delay is known); see contract/errors.py for the table.
+
+Messages travel in gRPC trailers, where all metadata together must stay under 16 KiB, so client
+text is quoted through contract.errors.echo (cut short) and every message is capped as a last resort.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from contract.errors import ERROR_DOMAIN, ERROR_KINDS
+
+# No message, whatever it quotes (upstream text included), may grow past this in a trailer.
+MAX_MESSAGE_CHARS = 1024
 
 
 class PerfError(Exception):
@@ -39,12 +45,13 @@ class PerfError(Exception):
 
     def to_status(self) -> status_pb2.Status:
         kind = ERROR_KINDS[self.type]
-        status = status_pb2.Status(code=kind.grpc_code.value[0], message=self.message)
+        message = self.message[:MAX_MESSAGE_CHARS]
+        status = status_pb2.Status(code=kind.grpc_code.value[0], message=message)
         info = error_details_pb2.ErrorInfo(reason=kind.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
         status.details.add().Pack(info)
         if self.param is not None:
             bad = error_details_pb2.BadRequest()
-            bad.field_violations.add(field=self.param, description=self.message)
+            bad.field_violations.add(field=self.param, description=message)
             status.details.add().Pack(bad)
         if self.retry_after is not None:
             # Whole seconds, rounded up: a client that waits exactly this long must succeed.

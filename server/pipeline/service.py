@@ -7,6 +7,7 @@ import time
 
 import grpc
 
+from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
@@ -55,7 +56,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
         model = self._catalog.get(request.model)
         if model is None:
-            raise NotFound(f"The model '{request.model}' does not exist", param="model")
+            raise NotFound(f"The model '{echo(request.model)}' does not exist", param="model")
         return _model(model)
 
     async def GetImageContent(self, request: pb.GetImageContentRequest,
