@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contract import image_urls
 from contract.errors import echo
 from contract.request_ids import new_request_id
 from gateway.config import GatewaySettings
@@ -132,12 +133,14 @@ async def get_usage(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.Response:
-    signature, _, ext = request.match_info["filename"].rpartition(".")
-    expires = request.match_info["expires"]
-    if not expires.isdigit() or len(expires) > 12 or not signature:
-        raise web.HTTPNotFound()
-    rpc_request = pb.GetImageContentRequest(image_id=request.match_info["image_id"], expires=int(expires),
-                                            signature=signature, extension=ext)
+    # The request target exactly as sent, not aiohttp's percent-decoded match_info: the one spelling
+    # we issue (no %-escapes, no query string), or not found, before the server does signature work.
+    match = image_urls.PATH.fullmatch(request.raw_path)
+    if match is None:
+        return error_response(public_error("not_found", "no such image"))
+    ext = match["ext"]
+    rpc_request = pb.GetImageContentRequest(image_id=match["image_id"], expires=int(match["expires"]),
+                                            signature=match["signature"], extension=ext)
     content = await request.app[STUB].GetImageContent(rpc_request, metadata=_metadata(request, authorized=False),
                                                       timeout=30)
     max_age = max(0, content.expires - int(time.time()))
