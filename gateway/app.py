@@ -14,13 +14,14 @@ from email.utils import formatdate
 import grpc
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from contract import image_urls
 from contract.errors import echo
 from contract.request_ids import new_request_id
 from gateway.config import GatewaySettings
-from gateway.errors import PublicError, forwarded_headers, from_rpc_error, public_error
+from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
 from gateway.translate import (
     BadRequest,
     generation_request,
@@ -52,10 +53,6 @@ def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
 
-def error_response(error: PublicError) -> web.Response:
-    return json_response(orjson.dumps(error.body()), status=error.status, headers=error.response_headers())
-
-
 @web.middleware
 async def request_id_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Gives every request an id, and turns every failure into the public JSON error."""
@@ -63,6 +60,11 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
+    except (web.RequestPayloadError, BadHttpMessage):  # the body's framing or encoding (chunks, gzip) is broken
+        log.warning("malformed request body request_id=%s", request_id)
+        response = error_response(public_error("invalid_request", "The request body is not framed or encoded "
+                                               "correctly.", status=400))
+        response.force_close()
     except BadRequest as exc:
         response = error_response(public_error("invalid_request", exc.message, param=exc.param))
     except grpc.aio.AioRpcError as exc:
