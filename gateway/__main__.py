@@ -22,6 +22,7 @@ log = logging.getLogger("perf.gateway")
 async def serve(settings: GatewaySettings) -> None:
     # handler_cancellation: a client that hangs up cancels its handler, and with it the gRPC call.
     runner = GatewayRunner(build_app(settings), handler_cancellation=True, shutdown_timeout=settings.shutdown_timeout_s,
+                           keepalive_timeout=settings.keepalive_timeout_s,
                            access_log=logging.getLogger("aiohttp.access") if settings.access_log else None)
     await runner.setup()
     try:

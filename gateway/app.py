@@ -5,6 +5,7 @@ kind leave as the public JSON error (gateway/errors.py) with the request id.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -49,8 +50,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_FORWARDED_HEADER_CHARS = 512
 
 
+class SlowBody(Exception):
+    """The request body did not arrive within PERF_BODY_READ_TIMEOUT_SECONDS."""
+
+
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or SlowBody: a client that sends less than its Content-Length must not hold on."""
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].body_read_timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise SlowBody() from None
 
 
 @web.middleware
@@ -60,6 +74,17 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
+    except SlowBody:
+        timeout = request.app[SETTINGS].body_read_timeout_s
+        log.warning("request body not received within %gs request_id=%s", timeout, request_id)
+        response = error_response(public_error("timeout", f"The request body did not arrive within {timeout:g} "
+                                               "seconds.", status=408), request_id)
+        # Answer and hang up now: aiohttp would otherwise keep reading ("lingering") the stalled body.
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+        return response
     except (web.RequestPayloadError, BadHttpMessage):  # the body's framing or encoding (chunks, gzip) is broken
         log.warning("malformed request body request_id=%s", request_id)
         response = error_response(public_error("invalid_request", "The request body is not framed or encoded "
@@ -110,7 +135,7 @@ def _forwardable(value: str) -> bool:
 
 async def create_images(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    body = parse_json_object(await request.read())
+    body = parse_json_object(await read_body(request))
     rpc_request = generation_request(body)
     call = request.app[STUB].GenerateImages(rpc_request, metadata=_metadata(request),
                                             timeout=settings.request_timeout_s)

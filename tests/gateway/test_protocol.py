@@ -1,9 +1,10 @@
-"""Parser refusals → public errors (pure parts)."""
+"""Parser refusals → public errors, and the settings the slow-client limits read (pure parts)."""
 from __future__ import annotations
 
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, BadStatusLine, InvalidHeader, LineTooLong
 
+from gateway.config import GatewaySettings
 from gateway.protocol import MAX_HEADER_BYTES, MAX_URL_BYTES, parser_error
 
 SECRET = "s3cret-input"
@@ -28,3 +29,10 @@ def test_parser_refusals_map_to_a_status_and_never_quote_the_input(exc: Exceptio
 def test_the_two_limits_differ_so_a_long_url_is_told_from_a_long_header() -> None:
     assert MAX_URL_BYTES != MAX_HEADER_BYTES
 
+
+def test_slow_client_settings_defaults_and_variables() -> None:
+    defaults = GatewaySettings()
+    assert (defaults.body_read_timeout_s, defaults.keepalive_timeout_s) == (30.0, 75.0)
+    configured = GatewaySettings.from_env({"PERF_BODY_READ_TIMEOUT_SECONDS": "5",
+                                           "PERF_KEEPALIVE_TIMEOUT_SECONDS": "9.5"})
+    assert (configured.body_read_timeout_s, configured.keepalive_timeout_s) == (5.0, 9.5)
