@@ -5,12 +5,12 @@ bytes, no x-request-id, and an ERROR traceback in the log per request. Here they
 public JSON error, with a request id, a fixed message (input never echoed), the right status, and
 one WARNING line:
 
-    parser refusal                                   status
-    a header over MAX_HEADER_BYTES, or over MAX_HEADERS   431
-    a request target over MAX_URL_BYTES                   414
-    a method the parser does not know (`get`, `FOO`)      501   (a known one not routed is the router's 405)
-    anything else (framing, CL with TE, chunk size,       400
-    control characters, HTTP version, missing Host)
+    parser refusal                                          status
+    a header over MAX_HEADER_BYTES, or over MAX_HEADERS      431
+    a request target over MAX_URL_BYTES                      414
+    a method the parser does not know (`get`, `FOO`)         501  (a known one not routed: the router's 405)
+    anything else: a broken request line, framing (CL with   400
+    TE, chunk sizes), control characters, version, no Host
 
 The hook is RequestHandler.handle_error, which the protocol calls with the parser's exception; a
 Server subclass makes our RequestHandler, and GatewayRunner (an AppRunner) builds that Server.
@@ -55,6 +55,9 @@ def parser_error(exc: BaseException | None) -> PublicError:
             return _invalid(414, f"The request target is longer than {MAX_URL_BYTES} bytes.")
         return _invalid(431, f"A request header is longer than {MAX_HEADER_BYTES} bytes.")
     if isinstance(exc, BadHttpMethod):  # before BadStatusLine, its base class
+        # llhttp's one hint that a known method was read and the line broke after it ("GET\r\n").
+        if exc.message.startswith("Expected space after method"):
+            return _invalid(400, "The request line is not valid HTTP/1.1.")
         return _invalid(501, "The request method is not implemented (methods are case-sensitive).")
     if isinstance(exc, BadStatusLine):
         return _invalid(400, "The request line is not valid HTTP/1.1.")

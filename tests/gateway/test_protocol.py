@@ -15,6 +15,7 @@ SECRET = "s3cret-input"
     (LineTooLong(SECRET.encode(), MAX_URL_BYTES), 414),
     (BadHttpMessage("Too many headers received"), 431),
     (BadHttpMethod(f"{SECRET} / HTTP/1.1"), 501),
+    (BadHttpMethod(error=f"Expected space after method:\n\n  b'GET{SECRET}'\n     ^"), 400),
     (BadStatusLine(f"GET /{SECRET} HTTP/9.9"), 400),
     (InvalidHeader(SECRET.encode()), 400),
     (BadHttpMessage(f"Invalid header value char:\n\n  b'{SECRET}'\n   ^"), 400),
