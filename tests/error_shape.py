@@ -15,11 +15,13 @@ MAX_MESSAGE_CHARS = 300
 ERROR_KEYS = {"type", "message", "param", "retry_after"}
 
 
-def problems(status: int, headers: Mapping[str, str], body: bytes, *, known_method: bool = True) -> list[str]:
+def problems(status: int, headers: Mapping[str, str], body: bytes, *, known_method: bool = True,
+             head: bool = False) -> list[str]:
     """What is wrong with this response, judged by the contract alone; `headers` has lower-case names.
 
     The one 5xx client input may earn is 501 for a method nobody here recognises (RFC 9110 section
     15.6.2; methods are case-sensitive, so `get` is one): pass known_method=False when sending such.
+    A response to HEAD has no body to judge (`head`).
     """
     found = []
     if not REQUEST_ID.fullmatch(headers.get("x-request-id", "")):
@@ -30,6 +32,8 @@ def problems(status: int, headers: Mapping[str, str], body: bytes, *, known_meth
         return found
     if not headers.get("content-type", "").startswith("application/json"):
         found.append(f"error content-type {headers.get('content-type')!r}")
+        return found
+    if head:
         return found
     try:
         document = json.loads(body)

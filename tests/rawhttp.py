@@ -42,19 +42,31 @@ class Connection:
         self._timeout_s = timeout_s
         self._sock: socket.socket | None = None
         self._buffer = b""
+        self._received = False
 
-    def send(self, data: bytes) -> RawReply:
-        """Send `data` (one request) and read exactly one response."""
+    def send(self, data: bytes, *, head: bool = False) -> RawReply:
+        """Send `data` (one request) and read exactly one response (`head`: one without a body)."""
+        reused = self._sock is not None
+        try:
+            return self._send_once(data, head)
+        except NoReply:
+            if not reused or self._received:
+                raise
+        # A kept-alive connection the server had closed just before we wrote: retry once, as clients do.
+        return self._send_once(data, head)
+
+    def _send_once(self, data: bytes, head: bool) -> RawReply:
         if self._sock is None:
             self._sock = socket.create_connection(("127.0.0.1", self._port), timeout=self._timeout_s)
             self._buffer = b""
+        self._received = False
         started = time.monotonic()
         try:
             self._sock.sendall(data)
         except OSError:
             pass  # the server may refuse mid-request and answer anyway: read what it sent
         try:
-            reply = self._read_reply(started)
+            reply = self._read_reply(started, head)
         except BaseException:
             self.close()
             raise
@@ -83,18 +95,21 @@ class Connection:
         finally:
             self.close()
 
-    def _read_reply(self, started: float) -> RawReply:
+    def _read_reply(self, started: float, head: bool) -> RawReply:
         assert self._sock is not None
-        while b"\r\n\r\n" not in self._buffer:
-            self._recv_more()
-        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        status = int(status_line.split(" ", 2)[1])
+        while True:
+            while b"\r\n\r\n" not in self._buffer:
+                self._recv_more()
+            raw_head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+            status_line, *header_lines = raw_head.decode("latin-1").split("\r\n")
+            status = int(status_line.split(" ", 2)[1])
+            if not 100 <= status < 200:  # skip interim responses (100 Continue)
+                break
         headers = {}
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
+        length = 0 if head else int(headers.get("content-length", "0"))
         while len(self._buffer) < length:
             self._recv_more()
         body, self._buffer = self._buffer[:length], self._buffer[length:]
@@ -111,6 +126,7 @@ class Connection:
             chunk = b""
         if not chunk:
             raise NoReply("the server closed the connection without a complete response")
+        self._received = True
         self._buffer += chunk
 
 
