@@ -50,6 +50,9 @@ def test_a_body_shorter_than_its_content_length_is_408_and_closed(slow_stack: St
     assert_408(reply)
     assert reply.headers["connection"] == "close"
     assert closed
+    log = (slow_stack.data_dir / "gateway.log").read_text()
+    assert "request body not received within 1s" in log
+    assert " ERROR " not in log and "Traceback" not in log
 
 
 def test_a_chunked_body_that_never_ends_is_408(slow_stack: Stack) -> None:
