@@ -116,6 +116,8 @@ def _outermost(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
             response = error_response(public_error("invalid_request", f"{exc.status} {exc.reason}.",
                                                    status=exc.status), new_request_id())
             response.force_close()  # whether the body follows is now anyone's guess
@@ -125,6 +127,9 @@ def _outermost(handler: Handler) -> Handler:
 
 
 class GatewayServer(web.Server):
+    """web.Server with our RequestHandler: Server.__call__ (the asyncio protocol factory) names
+    RequestHandler directly and takes no class to use instead, so this is the one override."""
+
     def __init__(self, handler: Handler, **kwargs: Any) -> None:
         super().__init__(_outermost(handler), **kwargs)
 
@@ -140,6 +145,8 @@ class GatewayRunner(web.AppRunner):
                          max_headers=MAX_HEADERS, **kwargs)
 
     async def _make_server(self) -> web.Server:
-        plain = await super()._make_server()  # runs the app's startup and freezes it
+        # AppRunner's own: runs the app's startup, freezes it and collects the handler settings; the
+        # server it returns is never started, only re-made as a GatewayServer with the same settings.
+        plain = await super()._make_server()
         return GatewayServer(plain.request_handler, request_factory=plain.request_factory,
                              handler_cancellation=plain.handler_cancellation, loop=plain._loop, **plain._kwargs)
