@@ -4,7 +4,8 @@ Every failure a client sees is one of these types, on both protocols::
 
     type                      gRPC code            HTTP   when
     invalid_request           INVALID_ARGUMENT     400    a field is missing, malformed or not allowed (param names it);
-                                                   the gateway answers 413 with this type for a body over its limit
+                                                   the gateway answers 413 with this type for a body over its limit,
+                                                   and 405/414/417/431/501 for what HTTP itself refuses
     content_policy_violation  INVALID_ARGUMENT     400    our policy or the upstream's moderation refused
     authentication_error      UNAUTHENTICATED      401    no key, malformed, unknown or revoked
     permission_denied         PERMISSION_DENIED    403    key may not do this; image URL signature invalid
@@ -13,14 +14,18 @@ Every failure a client sees is one of these types, on both protocols::
     conflict                  ABORTED              409    idempotency key in flight or reused differently
     upstream_error            UNAVAILABLE          502    the provider failed after our retries
     provider_unavailable      UNAVAILABLE          503    provider not configured, or the service is not reachable
-    timeout                   DEADLINE_EXCEEDED    504    the deadline passed
+    timeout                   DEADLINE_EXCEEDED    504    the deadline passed (408: the request body did not arrive in time)
     internal_error            INTERNAL             500    our bug; the message carries only the request id
 
 The server puts the type in ``google.rpc.ErrorInfo.reason`` (upper snake case) inside
 ``grpc-status-details-bin``; the gateway reads it back from there and never from message text.
+
+A message may quote what the client sent only through ``echo``: messages travel in gRPC trailers
+(16 KiB for all metadata together) and in response bodies, and must never grow with the input.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import grpc
@@ -28,6 +33,15 @@ import grpc
 ERROR_DOMAIN = "perf.images.v1"
 # ErrorInfo metadata key: "false" when a retry could make an upstream charge again (x-should-retry).
 SHOULD_RETRY = "should_retry"
+# Client-supplied text quoted in an error message is cut to this many characters.
+MAX_ECHO_CHARS = 64
+
+
+def echo(value: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """`value` as an error message may quote it: cut with an ellipsis past `limit`, control characters
+    replaced (messages travel in gRPC trailers and into logs; unbounded or raw input must not)."""
+    cut = value if len(value) <= limit else value[:limit] + "…"
+    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in cut)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,48 @@
-"""`python -m gateway`: serve the public REST API in front of the gRPC server."""
+"""`python -m gateway`: serve the public REST API in front of the gRPC server.
+
+SIGTERM (or SIGINT) stops listening at once, closes idle connections, lets in-flight requests
+finish for up to PERF_SHUTDOWN_GRACE_SECONDS, then closes the gRPC channel: what web.run_app does,
+with our GatewayRunner so that protocol errors leave as the JSON error (gateway/protocol.py).
+"""
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 
 from aiohttp import web
 
 from gateway.app import build_app
 from gateway.config import GatewaySettings
+from gateway.protocol import GatewayRunner
+
+log = logging.getLogger("perf.gateway")
+
+
+async def serve(settings: GatewaySettings) -> None:
+    # handler_cancellation: a client that hangs up cancels its handler, and with it the gRPC call.
+    runner = GatewayRunner(build_app(settings), handler_cancellation=True, shutdown_timeout=settings.shutdown_timeout_s,
+                           keepalive_timeout=settings.keepalive_timeout_s,
+                           access_log=logging.getLogger("aiohttp.access") if settings.access_log else None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+        log.info("gateway listening on %s", site.name)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("stopping: in-flight requests get %.0fs", settings.shutdown_timeout_s)
+    finally:
+        await runner.cleanup()
 
 
 def main() -> None:
     settings = GatewaySettings.from_env()
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # handler_cancellation: a client that hangs up cancels its handler, and with it the gRPC call.
-    web.run_app(build_app(settings), host=settings.http_host, port=settings.http_port, handler_cancellation=True,
-                shutdown_timeout=settings.shutdown_timeout_s,
-                access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-                print=lambda msg: logging.getLogger("perf.gateway").info("%s", msg))
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ kind leave as the public JSON error (gateway/errors.py) with the request id.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -14,11 +15,14 @@ from email.utils import formatdate
 import grpc
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contract import image_urls
+from contract.errors import echo
 from contract.request_ids import new_request_id
 from gateway.config import GatewaySettings
-from gateway.errors import PublicError, forwarded_headers, from_rpc_error, public_error
+from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
 from gateway.translate import (
     BadRequest,
     generation_request,
@@ -40,14 +44,27 @@ STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
 REQUEST_ID = "request_id"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Longer Authorization or Idempotency-Key values cannot be valid (a key is 55 characters with
+# "Bearer ", an Idempotency-Key at most 257 with quotes); they are not forwarded, so what reaches
+# gRPC metadata (16 KiB for all of it) stays small whatever the client sends.
+MAX_FORWARDED_HEADER_CHARS = 512
+
+
+class SlowBody(Exception):
+    """The request body did not arrive within PERF_BODY_READ_TIMEOUT_SECONDS."""
 
 
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
 
-def error_response(error: PublicError) -> web.Response:
-    return json_response(orjson.dumps(error.body()), status=error.status, headers=error.response_headers())
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or SlowBody: a client that sends less than its Content-Length must not hold on."""
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].body_read_timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise SlowBody() from None
 
 
 @web.middleware
@@ -57,6 +74,22 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
+    except SlowBody:
+        timeout = request.app[SETTINGS].body_read_timeout_s
+        log.warning("request body not received within %gs request_id=%s", timeout, request_id)
+        response = error_response(public_error("timeout", f"The request body did not arrive within {timeout:g} "
+                                               "seconds.", status=408), request_id)
+        # Answer and hang up now: aiohttp would otherwise keep reading ("lingering") the stalled body.
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+        return response
+    except (web.RequestPayloadError, BadHttpMessage):  # the body's framing or encoding (chunks, gzip) is broken
+        log.warning("malformed request body request_id=%s", request_id)
+        response = error_response(public_error("invalid_request", "The request body is not framed or encoded "
+                                               "correctly.", status=400))
+        response.force_close()
     except BadRequest as exc:
         response = error_response(public_error("invalid_request", exc.message, param=exc.param))
     except grpc.aio.AioRpcError as exc:
@@ -67,9 +100,10 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
         response = error_response(public_error("invalid_request", f"The request body exceeds {limit} bytes.",
                                                status=413))
     except web.HTTPNotFound:
-        response = error_response(public_error("not_found", f"No route for {request.method} {request.path}."))
+        response = error_response(public_error("not_found", f"No route for {echo(request.method)} "
+                                               f"{echo(request.path)}."))
     except web.HTTPMethodNotAllowed as exc:
-        response = error_response(public_error("invalid_request", f"{request.method} is not allowed here.",
+        response = error_response(public_error("invalid_request", f"{echo(request.method)} is not allowed here.",
                                                status=405, headers={"Allow": ", ".join(sorted(exc.allowed_methods))}))
     except web.HTTPException as exc:
         response = error_response(public_error("invalid_request", exc.reason, status=exc.status))
@@ -83,21 +117,25 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
 def _metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[str, str], ...]:
     metadata = [("x-request-id", request[REQUEST_ID])]
     authorization = request.headers.get("Authorization")
-    # gRPC refuses non-ASCII metadata values; such a header is simply not a key, so the server's
-    # usual 401 answers it (gRPC metadata keys must also be lower case).
-    if authorized and authorization and authorization.isascii() and authorization.isprintable():
+    # gRPC refuses non-ASCII metadata values; such a header (or an overlong one) is simply not a
+    # key, so the server's usual 401 answers it (gRPC metadata keys must also be lower case).
+    if authorized and authorization and _forwardable(authorization):
         metadata.append(("authorization", authorization))
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None:
-        # Forwarded as given (the server checks its format); non-ASCII cannot travel as metadata at all.
-        usable = idempotency_key.isascii() and idempotency_key.isprintable()
-        metadata.append(("idempotency-key", idempotency_key if usable else "?"))
+        # Forwarded as given (the server checks its format); what cannot travel becomes "?", which the
+        # server refuses as a malformed key.
+        metadata.append(("idempotency-key", idempotency_key if _forwardable(idempotency_key) else "?"))
     return tuple(metadata)
+
+
+def _forwardable(value: str) -> bool:
+    return len(value) <= MAX_FORWARDED_HEADER_CHARS and value.isascii() and value.isprintable()
 
 
 async def create_images(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    body = parse_json_object(await request.read())
+    body = parse_json_object(await read_body(request))
     rpc_request = generation_request(body)
     call = request.app[STUB].GenerateImages(rpc_request, metadata=_metadata(request),
                                             timeout=settings.request_timeout_s)
@@ -122,12 +160,14 @@ async def get_usage(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.Response:
-    signature, _, ext = request.match_info["filename"].rpartition(".")
-    expires = request.match_info["expires"]
-    if not expires.isdigit() or len(expires) > 12 or not signature:
-        raise web.HTTPNotFound()
-    rpc_request = pb.GetImageContentRequest(image_id=request.match_info["image_id"], expires=int(expires),
-                                            signature=signature, extension=ext)
+    # The request target exactly as sent, not aiohttp's percent-decoded match_info: the one spelling
+    # we issue (no %-escapes, no query string), or not found, before the server does signature work.
+    match = image_urls.PATH.fullmatch(request.raw_path)
+    if match is None:
+        return error_response(public_error("not_found", "no such image"))
+    ext = match["ext"]
+    rpc_request = pb.GetImageContentRequest(image_id=match["image_id"], expires=int(match["expires"]),
+                                            signature=match["signature"], extension=ext)
     content = await request.app[STUB].GetImageContent(rpc_request, metadata=_metadata(request, authorized=False),
                                                       timeout=30)
     max_age = max(0, content.expires - int(time.time()))

@@ -18,6 +18,12 @@ class GatewaySettings:
     max_body_bytes: int = 64 * 1024
     max_message_bytes: int = 128 * MIB
     shutdown_timeout_s: float = 30.0
+    # A request body must have arrived this long after its headers, or the answer is 408 (a client
+    # sending Content-Length: 1000 and 10 bytes would otherwise hold its connection for good).
+    body_read_timeout_s: float = 30.0
+    # Idle keep-alive connections (and requests whose headers never complete) are closed after this.
+    # Above the usual load balancer idle timeouts (60 s), so the balancer, not us, closes first.
+    keepalive_timeout_s: float = 75.0
     access_log: bool = False
 
     @classmethod
@@ -31,5 +37,7 @@ class GatewaySettings:
             max_body_bytes=int(env.get("PERF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_message_bytes=int(env.get("PERF_MAX_MESSAGE_BYTES", str(cls.max_message_bytes))),
             shutdown_timeout_s=float(env.get("PERF_SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_timeout_s))),
+            body_read_timeout_s=float(env.get("PERF_BODY_READ_TIMEOUT_SECONDS", str(cls.body_read_timeout_s))),
+            keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import grpc
+import orjson
+from aiohttp import web
 from google.rpc import error_details_pb2, status_pb2
 
 from contract.errors import ERROR_DOMAIN, ERROR_KINDS, KINDS_BY_REASON, SHOULD_RETRY
@@ -54,6 +56,15 @@ class PublicError:
         if self.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return headers
+
+
+def error_response(error: PublicError, request_id: str | None = None) -> web.Response:
+    """The error as an HTTP response; with `request_id`, also its x-request-id header."""
+    headers = error.response_headers()
+    if request_id is not None:
+        headers["x-request-id"] = request_id
+    return web.Response(body=orjson.dumps(error.body()), status=error.status, headers=headers,
+                        content_type="application/json")
 
 
 def public_error(type_: str, message: str, *, param: str | None = None, status: int | None = None,

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -41,7 +42,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 def generation_request(body: dict[str, Any]) -> pb.GenerateImagesRequest:
     for name in body:
         if name not in GENERATION_FIELDS:
-            raise BadRequest(f"Unknown parameter: '{name}'.", param=name)
+            raise BadRequest(f"Unknown parameter: '{echo(name)}'.", param=echo(name))
     request = pb.GenerateImagesRequest()
     prompt = body.get("prompt")
     if prompt is not None:
@@ -146,7 +147,7 @@ USAGE_PARAMS = frozenset(("start", "end"))
 def usage_request(query: Mapping[str, str]) -> pb.GetUsageRequest:
     for name in query:
         if name not in USAGE_PARAMS:
-            raise BadRequest(f"Unknown parameter: '{name}'.", param=name)
+            raise BadRequest(f"Unknown parameter: '{echo(name)}'.", param=echo(name))
     return pb.GetUsageRequest(start=query.get("start", ""), end=query.get("end", ""))
 
 

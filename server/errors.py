@@ -23,24 +23,21 @@ by default, and our own internal_error, since we cannot know how far it got), Tr
 provably never reached the upstream, None where the usual client rules apply. It travels as
 ErrorInfo metadata ``should_retry`` and leaves the gateway as the ``x-should-retry`` header, which
 the official SDKs obey before their own retry rules.
+
+Messages travel in gRPC trailers, where all metadata together must stay under 16 KiB, so client
+text is quoted through contract.errors.echo (cut short) and every message is capped as a last resort.
 """
 from __future__ import annotations
 
 import math
-import unicodedata
 
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from contract.errors import ERROR_DOMAIN, ERROR_KINDS, SHOULD_RETRY
 
-
-def shown(value: str, limit: int = 64) -> str:
-    """A caller's value as an error message may quote it: cut short, control characters replaced.
-
-    Messages travel in gRPC trailers (16 KiB in all) and into logs; unbounded input must not."""
-    cut = value[:limit] + ("…" if len(value) > limit else "")
-    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in cut)
+# No message, whatever it quotes (upstream text included), may grow past this in a trailer.
+MAX_MESSAGE_CHARS = 1024
 
 
 class PerfError(Exception):
@@ -58,7 +55,8 @@ class PerfError(Exception):
 
     def to_status(self) -> status_pb2.Status:
         kind = ERROR_KINDS[self.type]
-        status = status_pb2.Status(code=kind.grpc_code.value[0], message=self.message)
+        message = self.message[:MAX_MESSAGE_CHARS]
+        status = status_pb2.Status(code=kind.grpc_code.value[0], message=message)
         metadata = dict(self.metadata)
         if self.retry_safe is not None:
             metadata[SHOULD_RETRY] = "true" if self.retry_safe else "false"
@@ -66,7 +64,7 @@ class PerfError(Exception):
         status.details.add().Pack(info)
         if self.param is not None:
             bad = error_details_pb2.BadRequest()
-            bad.field_violations.add(field=self.param, description=self.message)
+            bad.field_violations.add(field=self.param, description=message)
             status.details.add().Pack(bad)
         if self.retry_after is not None:
             # Whole seconds, rounded up: a client that waits exactly this long must succeed.

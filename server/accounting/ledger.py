@@ -5,16 +5,16 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.records import ApiKey, LedgerEntry
-from server.errors import shown
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
 
 
 def storable(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, control characters replaced: safe in any store's TEXT column."""
-    return shown(text[:limit], limit)
+    return echo(text[:limit], limit)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from server.database.records import UsageRow
@@ -9,6 +10,11 @@ from server.errors import InvalidRequest
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# ASCII digits only: `\d` and int() also take Unicode digits, and date.fromisoformat() takes other
+# ISO spellings (2026-W01-1); the contract is YYYY-MM-DD and nothing else.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Nothing was recorded before the epoch; the floor also keeps "end minus 30 days" inside date's range.
+EARLIEST = dt.date(1970, 1, 1)
 
 
 @dataclass
@@ -53,14 +59,15 @@ def date_range(start: str, end: str, today: dt.date) -> tuple[str, str]:
 
 
 def _parse(value: str, param: str) -> dt.date:
+    if not _DATE.fullmatch(value):
+        raise InvalidRequest(f"{param} must be a date written YYYY-MM-DD", param=param)
     try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else _bad(param)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        return _bad(param)
-
-
-def _bad(param: str) -> dt.date:
-    raise InvalidRequest(f"{param} must be a date written YYYY-MM-DD", param=param)
+        raise InvalidRequest(f"{param} must be a date written YYYY-MM-DD", param=param) from None
+    if day < EARLIEST:
+        raise InvalidRequest(f"{param} must not be before {EARLIEST.isoformat()}", param=param)
+    return day
 
 
 def summarise(rows: list[UsageRow]) -> UsageSummary:

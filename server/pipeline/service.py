@@ -7,6 +7,7 @@ import time
 
 import grpc
 
+from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
@@ -14,13 +15,13 @@ from server.catalog import Catalog, ModelSpec
 from server.catalog.lifecycle import Lifecycles
 from server.catalog.pricing import PerImage, PerMegapixel
 from server.database import Store
-from server.errors import NotFound, shown
+from server.errors import NotFound
 from server.pipeline.pipeline import MICROS, Call, Kind, Pipeline
 from server.pipeline.requests import GENERATION
 from server.pipeline.validation import validate
 from server.runtime.outages import backend
 from server.runtime.request_context import REQUEST_ID, current_caller
-from server.storage.local import IMAGE_ID, LocalImageStore
+from server.storage.local import LocalImageStore
 from server.storage.mime import MIME_BY_EXTENSION
 from server.storage.signing import UrlSigner
 
@@ -66,13 +67,14 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
         model = self._catalog.get(request.model)
         if model is None:
-            raise NotFound(f"The model '{shown(request.model)}' does not exist", param="model")
+            raise NotFound(f"The model '{echo(request.model)}' does not exist", param="model")
         return _model(model, self._lifecycles)
 
     async def GetImageContent(self, request: pb.GetImageContentRequest,
                               context: grpc.aio.ServicerContext) -> pb.ImageContent:
-        if not IMAGE_ID.fullmatch(request.image_id) or request.extension not in MIME_BY_EXTENSION:
+        if request.extension not in MIME_BY_EXTENSION:
             raise NotFound("no such image")
+        # Checks the shape of every part before any HMAC work (gRPC callers reach this directly).
         self._signer.verify(request.image_id, request.extension, request.expires, request.signature, time.time())
         found = await asyncio.to_thread(self._images.get, request.image_id, request.extension)
         if found is None:

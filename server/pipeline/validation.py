@@ -8,15 +8,19 @@ from __future__ import annotations
 import math
 import unicodedata
 
+from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import Catalog, ModelSpec
 from server.catalog.sizes import MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, deliverable_size, describe, parse_size
-from server.errors import InvalidRequest, NotFound, shown
+from server.errors import InvalidRequest, NotFound
 from server.pipeline.requests import GENERATION, ImageRequest
 
 MAX_PROMPT_CHARS = 4000
 MAX_USER_CHARS = 256
 RESPONSE_FORMATS = ("url", "b64_json")
+# A ceiling above any price the catalog could charge for one call; larger values (1e308 and the
+# like) are mistakes, and would overflow when converted to integer micro-dollars.
+MAX_COST_PER_CALL_USD = 1_000_000
 # Characters that have no business in a prompt: C0/C1 controls (tab and newlines excepted) and the
 # bidi embedding/override controls used to hide text ("Trojan Source", CVE-2021-42574).
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
@@ -29,7 +33,7 @@ def validate(request: pb.GenerateImagesRequest, catalog: Catalog) -> ImageReques
     model_id = request.model if request.HasField("model") else catalog.default_model
     model = catalog.get(model_id)
     if model is None:
-        raise NotFound(f"The model '{shown(model_id)}' does not exist", param="model")
+        raise NotFound(f"The model '{echo(model_id)}' does not exist", param="model")
     n = request.n if request.HasField("n") else 1
     if not 1 <= n <= model.max_n:
         raise InvalidRequest(f"n must be between 1 and {model.max_n} for {model.id}", param="n")
@@ -93,8 +97,9 @@ def _size(requested: str, model: ModelSpec) -> tuple[int, int]:
 
 
 def _within_budget(max_cost_usd: float, cost_micros: int) -> None:
-    if not math.isfinite(max_cost_usd) or max_cost_usd < 0:
-        raise InvalidRequest("max_cost_per_call must be a non-negative number", param="max_cost_per_call")
+    if not (math.isfinite(max_cost_usd) and 0 <= max_cost_usd <= MAX_COST_PER_CALL_USD):
+        raise InvalidRequest(f"max_cost_per_call must be a number from 0 to {MAX_COST_PER_CALL_USD} (USD)",
+                             param="max_cost_per_call")
     # Compare in micro-dollars: a budget of exactly the price must pass despite float rounding.
     if cost_micros > round(max_cost_usd * 1_000_000):
         raise InvalidRequest(f"this request costs ${cost_micros / 1_000_000:.6f}, above max_cost_per_call "

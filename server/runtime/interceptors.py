@@ -3,6 +3,8 @@
 Both wrap the unary handler rather than answering from the interceptor itself, so the outer one
 sees every outcome: a PerfError becomes its rich status, anything unexpected becomes INTERNAL with
 a generic message (the real exception is only logged), and cancellation passes through untouched.
+The outer one also parses the request: bytes that are not the method's message are answered
+INVALID_ARGUMENT / INVALID_REQUEST, where gRPC itself would answer UNKNOWN naming its DecodeError.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import grpc
 
 from contract.errors import ERROR_KINDS
 from server.accounting.headers import rate_limit_metadata
-from server.errors import InternalError, PerfError
+from server.errors import InternalError, InvalidRequest, PerfError
 from server.keys.authenticator import Authenticator
 from server.runtime.request_context import CALLER, REQUEST_ID, accept_request_id
 
@@ -35,11 +37,32 @@ def _metadata(details: grpc.HandlerCallDetails, name: str) -> str | None:
     return None
 
 
-def _wrap(handler: grpc.RpcMethodHandler | None, make: Callable[[Handler], Handler]) -> grpc.RpcMethodHandler | None:
+class _Unparseable:
+    """Stands in for a request whose bytes did not parse, so the handler can answer it properly."""
+
+
+UNPARSEABLE = _Unparseable()
+
+
+def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # DecodeError, or whatever else a message parser raises on hostile bytes
+            return UNPARSEABLE
+
+    return parse
+
+
+def _wrap(handler: grpc.RpcMethodHandler | None, make: Callable[[Handler], Handler], *,
+          lenient: bool = False) -> grpc.RpcMethodHandler | None:
     if handler is None or handler.unary_unary is None:
         return handler  # streaming methods (health Watch, reflection) pass through unwrapped
-    return grpc.unary_unary_rpc_method_handler(make(handler.unary_unary),
-                                               request_deserializer=handler.request_deserializer,
+    deserializer = _lenient(handler.request_deserializer) if lenient else handler.request_deserializer
+    return grpc.unary_unary_rpc_method_handler(make(handler.unary_unary), request_deserializer=deserializer,
                                                response_serializer=handler.response_serializer)
 
 
@@ -66,6 +89,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                 started = time.perf_counter()
                 outcome = "OK"
                 try:
+                    if request is UNPARSEABLE:  # before authentication, as the gateway refuses bad JSON
+                        raise InvalidRequest("The request message could not be parsed.")
                     response = await inner(request, context)
                     # Trailing, not initial: sending initial metadata early costs a separate write per call
                     # (~10% of server CPU under load), and trailers travel with the status anyway.
@@ -88,7 +113,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        return _wrap(handler, make)  # type: ignore[return-value]
+        # Only the outermost wrapper's deserializer runs, so parsing leniently here covers every method.
+        return _wrap(handler, make, lenient=True)  # type: ignore[return-value]
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import time
 from pathlib import Path
 
+from contract.image_urls import IMAGE_ID
 from server.storage.mime import EXTENSIONS, MIME_BY_EXTENSION, sniff_image_type
-
-IMAGE_ID = re.compile(r"img_[0-9a-f]{32}")
 
 
 class LocalImageStore:

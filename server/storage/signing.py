@@ -2,19 +2,19 @@
 
 The path carries everything needed to check it: /v1/images/{image_id}/{expires}/{signature}.{ext}.
 The signature covers a canonical message (version, method, id, extension, expiry) so no field can be
-moved into another. Verification order: recompute and compare in constant time, then expiry, then
-the cap on remaining lifetime (a signing bug must not mint long-lived links).
+moved into another. Verification order: the shape of every part (contract/image_urls.py; anything
+but the one spelling we issue is not found, before any HMAC work), then recompute and compare in
+constant time, then expiry, then the cap on remaining lifetime (a signing bug must not mint
+long-lived links).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import re
 
+from contract.image_urls import well_formed
 from server.errors import NotFound, PermissionDenied
-
-_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class UrlSigner:
@@ -32,9 +32,10 @@ class UrlSigner:
         return f"{self._public_url}/v1/images/{image_id}/{expires}/{self._sign(image_id, ext, expires)}.{ext}"
 
     def verify(self, image_id: str, ext: str, expires: int, signature: str, now: float) -> None:
-        """Raise PermissionDenied for a forged or altered URL, NotFound for an expired one."""
-        expected = self._sign(image_id, ext, expires)
-        if not _SIGNATURE.fullmatch(signature) or not hmac.compare_digest(expected, signature):
+        """Raise NotFound for a malformed or expired URL, PermissionDenied for a forged or altered one."""
+        if not well_formed(image_id, expires, signature, ext):
+            raise NotFound("no such image")
+        if not hmac.compare_digest(self._sign(image_id, ext, expires), signature):
             raise PermissionDenied("the image URL signature is invalid")
         if expires <= now:
             raise NotFound("the image URL has expired")

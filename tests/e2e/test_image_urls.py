@@ -45,7 +45,6 @@ def test_tampered_urls_are_403(stack: Stack, test_key: str) -> None:
         f"{m['base']}/v1/images/{m['id']}/{int(m['exp']) + 60}/{m['sig']}.png",    # expiry extended
         f"{m['base']}/v1/images/{o['id']}/{m['exp']}/{m['sig']}.png",              # another image's id
         f"{m['base']}/v1/images/{m['id']}/{m['exp']}/{m['sig']}.jpg",              # extension swapped
-        f"{m['base']}/v1/images/{m['id']}/{m['exp']}/short.png",
     ]
     for forged in forgeries:
         response = stack.get(forged)
@@ -61,6 +60,7 @@ def test_unknown_or_malformed_image_paths_are_404_and_never_leave_storage(stack:
         f"/v1/images/..%2F..%2Fetc%2Fpasswd/{m['exp']}/{m['sig']}.png",
         f"/v1/images/{m['id']}/soon/{m['sig']}.png",
         f"/v1/images/{m['id']}/{m['exp']}/{m['sig']}.exe",
+        f"/v1/images/{m['id']}/{m['exp']}/short.png",  # not a signature's shape: not found, not forged
         f"/v1/images/{m['id']}/{m['exp']}/{m['sig']}",
         f"/v1/images/../../secret.key/{m['exp']}/{m['sig']}.png",
     ]:
