@@ -13,12 +13,13 @@ from grpc_reflection.v1alpha import reflection
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
+from server.accounting.restore import restore_limiter
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
 from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
-from server.limits import ImageLimiter, make_limiter
+from server.limits import ImageLimiter, InProcessLimiter, make_limiter
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency
 from server.pipeline.pipeline import Pipeline
@@ -64,6 +65,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
     limiter = make_limiter(settings.redis_url, settings.redis_prefix, lease_s=settings.reservation_lease_s)
+    if isinstance(limiter, InProcessLimiter):
+        # It starts empty; what it admitted before a restart is in the ledger (Redis keeps its own).
+        await restore_limiter(store, limiter)
     accountant = Accountant(limiter, store, load_tiers(), settings.reservation_lease_s)
     created = await ensure_first_test_key(store, keys.key_pepper)
     if created:
