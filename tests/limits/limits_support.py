@@ -81,7 +81,8 @@ def redis_skip_reason() -> str | None:
 
 
 class Backend:
-    """Makes limiters of one kind; ``sleep`` moves the fake clock (memory) or real time (Redis)."""
+    """Makes limiters of one kind; ``sleep`` moves the fake clock (memory, or Redis with fake_time)
+    or real time (Redis)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
