@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.live
 	$(PY) -m bench.accounting
+	$(PY) -m bench.limiter
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free

@@ -10,6 +10,7 @@ import asyncpg
 from server.database import queries as q
 from server.database.migrations import migrations
 from server.database.records import (
+    AdmittedImages,
     ApiKey,
     IdempotencyRecord,
     LedgerEntry,
@@ -92,6 +93,12 @@ class PostgresStore:
         sql = _numbered(q.USAGE.format(key_filter="AND key_id = ?" if key_id else ""))
         args = (start_day, end_day, key_id) if key_id else (start_day, end_day)
         return [UsageRow(*row) for row in await self._pool.fetch(sql, *args)]
+
+    async def admitted_images(self, since: int, fine_since: int) -> list[AdmittedImages]:
+        """Images admitted per key since ``since`` (unix s), per second from ``fine_since``, per minute before."""
+        since_day = time.strftime("%Y-%m-%d", time.gmtime(since))
+        rows = await self._pool.fetch(_SQL["ADMITTED_IMAGES"], fine_since, since_day, since)
+        return [AdmittedImages(*row) for row in rows]
 
     async def reserve_spend(self, hold: SpendHold, cap_micros: int, now: int) -> bool:
         args = (hold.key_id, hold.month)

@@ -57,3 +57,18 @@ COMPLETE_IDEMPOTENCY = ("UPDATE idempotency_keys SET state = 'done', response = 
                         "WHERE key_id = ? AND idem_key = ? AND request_id = ?")
 RELEASE_IDEMPOTENCY = "DELETE FROM idempotency_keys WHERE key_id = ? AND idem_key = ? AND request_id = ? AND state = 'started'"
 PURGE_IDEMPOTENCY = "DELETE FROM idempotency_keys WHERE created_at < ?"
+
+# What the in-process limiter had admitted, to rebuild it after a restart (server/accounting/restore.py).
+# A settled reservation keeps its n counted and always delivered something (n_delivered > 0, whatever
+# the status: a cancellation during settlement still leaves it settled); a released one delivered
+# nothing and a replay reserved nothing. created_at is taken when the row is written, after the
+# reservation, so each group's end is an upper bound on its reservation times: the row's second + 1
+# for rows since the second parameter (the minute window's precision), its minute's end before that
+# (fewer groups for the day). The day predicate lets both stores use the (day) index.
+ADMITTED_IMAGES = """
+SELECT key_id, CASE WHEN created_at >= ? THEN created_at + 1 ELSE created_at - created_at % 60 + 60 END AS until_s,
+       CAST(sum(n_requested) AS BIGINT)
+FROM usage_ledger
+WHERE day >= ? AND created_at >= ? AND n_delivered > 0 AND status <> 'replayed'
+GROUP BY key_id, until_s
+"""

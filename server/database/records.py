@@ -86,3 +86,11 @@ class IdempotencyRecord:
     response: bytes | None
     created_at: int
     lease_until: int
+
+
+@dataclass(frozen=True)
+class AdmittedImages:
+    """Images the limiter admitted and kept for one key, reserved no later than ``until`` (unix s)."""
+    key_id: str
+    until: int
+    images: int

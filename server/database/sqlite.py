@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from server.database import queries as q
 from server.database.migrations import migrations, sql_statements
 from server.database.records import (
+    AdmittedImages,
     ApiKey,
     IdempotencyRecord,
     LedgerEntry,
@@ -168,6 +169,11 @@ class SqliteStore:
         sql = q.USAGE.format(key_filter="AND key_id = ?" if key_id else "")
         args = (start_day, end_day, key_id) if key_id else (start_day, end_day)
         return [UsageRow(*row) for row in self._reader.execute(sql, args)]
+
+    async def admitted_images(self, since: int, fine_since: int) -> list[AdmittedImages]:
+        """Images admitted per key since ``since`` (unix s), per second from ``fine_since``, per minute before."""
+        args = (fine_since, time.strftime("%Y-%m-%d", time.gmtime(since)), since)
+        return [AdmittedImages(*row) for row in self._reader.execute(q.ADMITTED_IMAGES, args)]
 
     async def reserve_spend(self, hold: SpendHold, cap_micros: int, now: int) -> bool:
         def reserve(db: sqlite3.Connection) -> bool:

@@ -1,10 +1,12 @@
 """Exact per-subject image rate limits over a rolling minute and a rolling day.
 
 Two backends share one interface (:class:`ImageLimiter`): :class:`InProcessLimiter` for a single
-server and :class:`RedisLimiter` for replicas. Both are sliding logs (one entry per reservation,
-weighted by its n), so admission and retry-after are exact; the day is a rolling 24 h rather than
-a UTC day, so there is no midnight burst. See ``base.py`` for the semantics and ``redis.py`` for
-the Redis key layout.
+server and :class:`RedisLimiter` for replicas. Both count each window in 144 time buckets
+(``buckets.py``: 1 s for the minute, 10 min for the day), each counted as if its images came at
+its end, so memory per subject is bounded by the bucket count whatever the request rate, a window
+never admits more than its limit, and retry-after is never earlier than the truth. The day is a
+rolling 24 h rather than a UTC day, so there is no midnight burst. See ``base.py`` for the
+semantics and ``redis.py`` for the Redis key layout.
 """
 
 from __future__ import annotations

@@ -6,9 +6,12 @@ The day is a rolling 24 hours, not a UTC calendar day: a calendar day would free
 at 00:00 UTC at once (a thundering herd, reliability.md §3.4) and lets a client spend two days'
 worth within minutes around midnight.
 
-Every reservation is one entry in a sliding log (timestamp, n), so admission is exact and the
-retry-after is exact for the requested n: the time until the oldest entries that must leave the
-window have left it. An entry counts in a window while ``now < t + window_s``.
+Each window counts images per time bucket (``buckets.py``): a bucket counts in a window while
+``now < bucket end + window_s``, i.e. as if all its images had come at the bucket's end. Admission
+is therefore conservative by less than one bucket width (never more than the limit within any
+rolling window), and the retry-after for the requested n is the time until enough of the oldest
+buckets have stopped counting: never earlier than the truth, so a client that waits exactly that
+long is admitted unless something else arrived meanwhile.
 
 Lifecycle of a reservation: ``reserve`` (pending) → ``settle`` (delivered: stays counted until it
 ages out) or ``release`` (nothing delivered: removed from every window). A pending reservation

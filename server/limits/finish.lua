@@ -12,7 +12,7 @@ else
     drop(rid)
     result = -1
   else
-    -- settled: it stays in the log and counts until it ages out of each window
+    -- settled: its images stay in their buckets and count until those age out
     redis.call('HDEL', K_PEND, rid)
     redis.call('ZREM', K_LEASE, rid)
     return 1

@@ -4,14 +4,16 @@ Atomicity comes from asyncio itself: every public method does its whole check-an
 without an ``await`` in between, so on one event loop no other task can interleave. It is not
 thread-safe and not shared between processes; use the Redis backend for replicas.
 
-Per subject it keeps, for each window, an insertion-ordered dict of the entries still counted
-there (reservation id → (t, n)) plus their running total, and a dict of pending reservations
-(id → (n, lease deadline)). The clock is monotonic and the lease is fixed, so both dicts are
-ordered by time and ageing only pops from the front: O(entries that left) per call, never a scan
-of the whole log. Memory stays bounded: entries leave when they leave their window, and a
-periodic sweep drops subjects that have nothing left.
+Per subject it keeps, for each window, a :class:`~server.limits.buckets.BucketWindow` (images
+per time bucket: at most 61 for the minute and 145 for the day, whatever the request rate) and
+the pending reservations as individual entries (id → (time, n, lease deadline)), which are
+bounded by concurrency. A release takes a pending reservation's n back out of the bucket it was
+added to. The clock is monotonic and the lease is fixed, so pending entries are ordered by
+deadline and expiry only pops from the front. A periodic sweep drops subjects with nothing left.
 
-The algorithm mirrors ``reserve.lua`` step for step so both backends decide identically.
+On a restart, :meth:`InProcessLimiter.restore` rebuilds the windows from what was admitted
+before (the ledger, see ``server/accounting/restore.py``). The algorithm mirrors
+``reserve.lua`` step for step so both backends decide identically.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from server.limits.base import (
     DEFAULT_LEASE_S,
@@ -30,30 +32,9 @@ from server.limits.base import (
     ceil_s,
     validate,
 )
+from server.limits.buckets import BucketWindow
 
 log = logging.getLogger(__name__)
-
-
-class _Window:
-    """The entries one window still counts, oldest first, and the sum of their n."""
-
-    __slots__ = ("window_s", "entries", "total")
-
-    def __init__(self, window_s: float, entries: dict[str, tuple[float, int]]) -> None:
-        self.window_s = window_s
-        self.entries = entries
-        self.total = sum(n for _, n in entries.values())
-
-    def age(self, now: float) -> None:
-        """Forget entries that have left the window (t + window_s <= now)."""
-        entries = self.entries
-        while entries:
-            rid = next(iter(entries))
-            t, n = entries[rid]
-            if t + self.window_s > now:
-                break
-            del entries[rid]
-            self.total -= n
 
 
 class _Subject:
@@ -62,13 +43,16 @@ class _Subject:
     __slots__ = ("windows", "pending")
 
     def __init__(self) -> None:
-        self.windows: dict[str, _Window] = {}
-        # reservation id -> (n, lease deadline); insertion order is deadline order
-        self.pending: dict[str, tuple[int, float]] = {}
+        self.windows: dict[str, BucketWindow] = {}
+        # reservation id -> (reservation time, n, lease deadline); insertion order is deadline order
+        self.pending: dict[str, tuple[float, int, float]] = {}
+
+    def pending_parts(self) -> list[tuple[float, int]]:
+        return [(t, n) for t, n, _ in self.pending.values()]
 
 
 class InProcessLimiter:
-    """Exact sliding-log limiter for one process; see the module docstring."""
+    """Bucketed sliding-window limiter for one process; see the module docstring."""
 
     def __init__(
         self,
@@ -93,16 +77,15 @@ class InProcessLimiter:
         for lim in limits:
             win = sub.windows[lim.name]
             if win.total + n > lim.limit:
-                refused.append((self._retry_after(win, lim, n, now), lim.name))
+                refused.append((win.retry_after(lim.limit, n, now), lim.name))
         if refused:
             # the binding window is the one that frees last; ties go to the first listed
             retry, name = max(refused, key=lambda r: r[0])
             return Refused(ceil_s(retry), name, self._states(sub, limits, now))
         rid = uuid.uuid4().hex
         for win in sub.windows.values():
-            win.entries[rid] = (now, n)
-            win.total += n
-        sub.pending[rid] = (n, now + self._lease_s)
+            win.add(now, n)
+        sub.pending[rid] = (now, n, now + self._lease_s)
         return Admitted(rid, self._states(sub, limits, now))
 
     async def settle(self, subject: str, reservation_id: str) -> None:
@@ -113,12 +96,12 @@ class InProcessLimiter:
         if sub is None or pend is None:
             log.warning("settle of unknown, settled or released reservation %s", reservation_id)
             return
-        if pend[1] <= now:
+        if pend[2] <= now:
             # the lease already ran out: it counts as released, exactly as Redis would decide
             self._drop(sub, reservation_id)
             log.warning("settle after lease expiry of reservation %s: not counted", reservation_id)
             return
-        del sub.pending[reservation_id]
+        del sub.pending[reservation_id]  # its images stay in their buckets until those age out
 
     async def release(self, subject: str, reservation_id: str) -> None:
         """Give a pending reservation's images back in every window; otherwise do nothing."""
@@ -136,6 +119,35 @@ class InProcessLimiter:
         """Nothing to close; drops all state."""
         self._subjects.clear()
 
+    def restore(self, admitted: Iterable[tuple[str, float, int]], windows: Mapping[str, int],
+                wall_now: float) -> int:
+        """Seed windows with images admitted before this process started; returns subjects seeded.
+
+        ``admitted`` holds (subject, wall-clock time at or after which the images were reserved,
+        images); ``windows`` maps window names to lengths, as later calls will name them. Wall
+        times are mapped onto this limiter's clock by their age at ``wall_now``, and each lands
+        in a bucket ending no earlier than that time, so restored images are never forgotten early.
+        """
+        now = self._clock()
+        by_subject: dict[str, list[tuple[float, int]]] = {}
+        for subject, until, n in admitted:
+            if n > 0:
+                by_subject.setdefault(subject, []).append((now - (wall_now - until), n))
+        for subject, parts in by_subject.items():
+            sub = self._subjects.setdefault(subject, _Subject())
+            for name, window_s in windows.items():
+                win = sub.windows.get(name)
+                settled = parts + (win.settled_parts(sub.pending_parts()) if win else [])
+                sub.windows[name] = BucketWindow.build(window_s, settled, sub.pending_parts(), now)
+        return len(by_subject)
+
+    def stored_entries(self, subject: str) -> dict[str, int]:
+        """How many entries a subject holds, per window and pending (for memory tests and bench)."""
+        sub = self._subjects.get(subject)
+        if sub is None:
+            return {}
+        return {**{name: len(win.buckets) for name, win in sub.windows.items()}, "pending": len(sub.pending)}
+
     # -- internals ---------------------------------------------------------------------------
 
     def _now(self) -> float:
@@ -146,28 +158,26 @@ class InProcessLimiter:
             for key in list(self._subjects):
                 sub = self._subjects[key]
                 self._maintain(sub, now)
-                if not sub.pending and not any(w.entries for w in sub.windows.values()):
+                if not sub.pending and not any(w.buckets for w in sub.windows.values()):
                     del self._subjects[key]
         return now
 
     def _prepare(self, subject: str, now: float, limits: Sequence[WindowLimit]) -> _Subject:
-        """Bring a subject up to ``now`` and make sure it has every window of ``limits``."""
+        """Bring a subject up to ``now`` and give it every window of ``limits`` at its length."""
         sub = self._subjects.get(subject)
         if sub is None:
             sub = self._subjects[subject] = _Subject()
-        for lim in limits:
-            win = sub.windows.get(lim.name)
-            if win is not None:
-                win.window_s = float(lim.window_s)
         self._maintain(sub, now)
-        longest = max(sub.windows.values(), key=lambda w: w.window_s, default=None)
-        for lim in limits:
-            if lim.name not in sub.windows:
-                # a window new to this subject starts from what the longest window still holds,
-                # i.e. everything this subject still remembers (Redis: the trimmed log)
-                src = longest.entries if longest else {}
-                kept = {r: e for r, e in src.items() if e[0] + lim.window_s > now}
-                sub.windows[lim.name] = _Window(float(lim.window_s), kept)
+        changed = [lim for lim in limits
+                   if lim.name not in sub.windows or sub.windows[lim.name].window_s != lim.window_s]
+        if changed:
+            # A window new to this subject (or whose length changed) starts from the longest
+            # window it has, i.e. everything this subject still remembers (Redis: the same rule).
+            source = min(sub.windows.items(), key=lambda kv: (-kv[1].window_s, kv[0]), default=None)
+            pending = sub.pending_parts()
+            settled = source[1].settled_parts(pending) if source else []
+            for lim in changed:
+                sub.windows[lim.name] = BucketWindow.build(lim.window_s, settled, pending, now)
         return sub
 
     def _maintain(self, sub: _Subject, now: float) -> None:
@@ -175,7 +185,7 @@ class InProcessLimiter:
         pending = sub.pending
         while pending:
             rid = next(iter(pending))
-            if pending[rid][1] > now:
+            if pending[rid][2] > now:
                 break
             self._drop(sub, rid)
         for win in sub.windows.values():
@@ -183,25 +193,13 @@ class InProcessLimiter:
 
     @staticmethod
     def _drop(sub: _Subject, rid: str) -> None:
-        """Remove a pending reservation from every window it still counts in."""
-        if sub.pending.pop(rid, None) is None:
+        """Take a pending reservation back out of the bucket it went into, in every window."""
+        pend = sub.pending.pop(rid, None)
+        if pend is None:
             return  # settled, released or unknown: nothing to give back
+        t, n, _ = pend
         for win in sub.windows.values():
-            entry = win.entries.pop(rid, None)
-            if entry is not None:
-                win.total -= entry[1]
-
-    @staticmethod
-    def _retry_after(win: _Window, lim: WindowLimit, n: int, now: float) -> float:
-        """Seconds until n images fit: the oldest entries whose n must free have aged out."""
-        if n > lim.limit:
-            return float(lim.window_s)  # can never fit; the caller rejects this up front
-        need = win.total + n - lim.limit
-        for t, m in win.entries.values():
-            need -= m
-            if need <= 0:
-                return t + win.window_s - now
-        return float(lim.window_s)  # unreachable: need <= total whenever n <= limit
+            win.remove(t, n)
 
     @staticmethod
     def _states(sub: _Subject, limits: Sequence[WindowLimit], now: float) -> tuple[WindowState, ...]:
@@ -209,9 +207,5 @@ class InProcessLimiter:
         out = []
         for lim in limits:
             win = sub.windows[lim.name]
-            reset = 0
-            if win.entries:
-                newest_t = next(reversed(win.entries.values()))[0]
-                reset = ceil_s(newest_t + win.window_s - now)
-            out.append(WindowState(lim.name, lim.limit, max(0, lim.limit - win.total), reset))
+            out.append(WindowState(lim.name, lim.limit, max(0, lim.limit - win.total), ceil_s(win.reset_after(now))))
         return tuple(out)

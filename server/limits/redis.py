@@ -1,4 +1,4 @@
-"""Redis image limiter: exact across any number of server replicas.
+"""Redis image limiter: exact across any number of server replicas, in bounded memory.
 
 Every decision is one Lua script run atomically inside Redis (``reserve.lua`` for
 check-and-reserve across all windows, ``finish.lua`` for settle/release), so two replicas can
@@ -6,14 +6,19 @@ never both take the last image, and one request costs one round trip. The script
 time with ``TIME`` inside Redis: a replica with a skewed clock can neither let more through nor
 lock other replicas out (reliability.md §3.2, measured with ``limits``' client-side timestamps).
 
-Key layout per subject, all under one hash tag so Redis Cluster keeps them in one slot:
+The windows are bucketed exactly as in the in-process backend (``buckets.py``: 144 buckets per
+window, counted at their end), so per subject Redis holds at most 61 + 145 bucket fields plus one
+entry per pending reservation, whatever the request rate. Key layout per subject, all under one
+hash tag so Redis Cluster keeps them in one slot (see ``common.lua`` for the fields):
 
-    <prefix>{<subject>}:log    ZSET  "<rid>:<n>" scored by reservation time (µs)
-    <prefix>{<subject>}:win    HASH  per window: length, cursor, running total; "#hwm"
-    <prefix>{<subject>}:pend   HASH  rid -> n for pending reservations
-    <prefix>{<subject>}:lease  ZSET  rid scored by lease deadline (µs)
+    <prefix>{<subject>}:bkt      HASH  "<window>:<bucket>" -> images
+    <prefix>{<subject>}:meta     HASH  per window: length, bucket range, running total; "#hwm"
+    <prefix>{<subject>}:pending  HASH  rid -> "<reservation time µs>:<n>" for pending reservations
+    <prefix>{<subject>}:leases   ZSET  rid scored by lease deadline (µs)
 
-Every reserve re-arms PEXPIRE to max(longest window, lease) + 1 s, so idle subjects vanish.
+(The names differ from the earlier sliding log's ``:log``/``:win``/``:pend``/``:lease``, so
+keys left by that version are never misread; they expire within a day.) Every reserve re-arms
+PEXPIRE to max(longest window + its bucket width, lease) + 1 s, so idle subjects vanish.
 Errors (Redis down) propagate: whether to fail open or closed is the caller's policy.
 """
 
@@ -44,7 +49,7 @@ FINISH_LUA = _COMMON + (_HERE / "finish.lua").read_text()
 
 
 class RedisLimiter:
-    """Sliding-log limiter whose state and clock live in Redis; see the module docstring."""
+    """Bucketed sliding-window limiter whose state and clock live in Redis; see the module docstring."""
 
     def __init__(
         self,
@@ -76,7 +81,7 @@ class RedisLimiter:
     def keys(self, subject: str) -> list[str]:
         """The four keys of one subject, in the order the scripts expect them."""
         base = f"{self._prefix}{{{subject}}}:"
-        return [base + "log", base + "win", base + "pend", base + "lease"]
+        return [base + "bkt", base + "meta", base + "pending", base + "leases"]
 
     async def reserve(self, subject: str, n: int, limits: Sequence[WindowLimit]) -> Admitted | Refused:
         """Admit n images in every window or refuse without counting anything (one round trip)."""

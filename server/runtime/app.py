@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
+from server.accounting.restore import restore_limiter
 from server.accounting.spool import LedgerSpool
 from server.accounting.tiers import load_tiers
 from server.catalog import load_catalog
@@ -20,7 +21,7 @@ from server.catalog.lifecycle import Lifecycles, check_lifecycle
 from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_first_test_key
-from server.limits import ImageLimiter, make_limiter
+from server.limits import ImageLimiter, InProcessLimiter, make_limiter
 from server.pipeline.budget import ImageByteBudget
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency
@@ -67,6 +68,16 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
     limiter = make_limiter(settings.redis_url, settings.redis_prefix, lease_s=settings.reservation_lease_s)
+    spool = LedgerSpool(settings.data_dir / "ledger-spool")
+    if spool.pending():
+        # Rows spooled during an outage before a restart belong in the ledger before it is read below.
+        try:
+            await spool.replay(store)
+        except Exception as error:  # the store may still be down: the background replayer keeps trying
+            log.warning("could not replay the ledger spool at start: %r", error)
+    if isinstance(limiter, InProcessLimiter):
+        # It starts empty; what it admitted before a restart is in the ledger (Redis keeps its own).
+        await restore_limiter(store, limiter)
     accountant = Accountant(limiter, store, load_tiers(), settings.reservation_lease_s)
     created = await ensure_first_test_key(store, keys.key_pepper)
     if created:
@@ -93,7 +104,6 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)
-    spool = LedgerSpool(settings.data_dir / "ledger-spool")
     pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))

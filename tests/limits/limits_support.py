@@ -11,11 +11,13 @@ import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from server.limits import ImageLimiter, InProcessLimiter
-from server.limits.redis import RedisLimiter
+from server.limits.redis import FINISH_LUA, RESERVE_LUA, RedisLimiter
 
 REDIS_URL = os.environ.get("PERF_TEST_REDIS_URL", "")
 
@@ -34,6 +36,39 @@ class FakeClock:
         self.now += seconds
 
 
+class FakeTimeRedisLimiter(RedisLimiter):
+    """The production scripts with one line changed: TIME is read from a test-set hash field.
+
+    Only for tests: it lets the Redis backend run on a FakeClock, deterministically. Each script
+    call is pipelined behind an HSET of the clock's time into the subject's meta hash."""
+
+    TIME_CALL = "redis.call('TIME')"
+
+    def __init__(self, url: str, key_prefix: str, clock: FakeClock, *, lease_s: float) -> None:
+        super().__init__(url, key_prefix, lease_s=lease_s)
+        fake = "redis.call('HMGET', K_WIN, '#fake_s', '#fake_us')"
+        assert RESERVE_LUA.count(self.TIME_CALL) == 1 and FINISH_LUA.count(self.TIME_CALL) == 1
+        self._reserve = _Timed(self._redis, RESERVE_LUA.replace(self.TIME_CALL, fake), clock)  # type: ignore[assignment]
+        self._finish = _Timed(self._redis, FINISH_LUA.replace(self.TIME_CALL, fake), clock)  # type: ignore[assignment]
+
+
+class _Timed:
+    """A script called like redis-py's registered scripts, with the fake time set in the same round trip."""
+
+    def __init__(self, client: aioredis.Redis, source: str, clock: FakeClock) -> None:
+        self._client, self._source, self._clock = client, source, clock
+        self._sha: str | None = None
+
+    async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
+        if self._sha is None:
+            self._sha = await self._client.script_load(self._source)
+        us = round(self._clock.now * 1_000_000)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(keys[1], mapping={"#fake_s": us // 1_000_000, "#fake_us": us % 1_000_000})
+            pipe.evalsha(self._sha, len(keys), *keys, *args)
+            return (await pipe.execute())[1]
+
+
 def redis_skip_reason() -> str | None:
     """Why Redis cases cannot run here, or None if they can."""
     if not REDIS_URL:
@@ -46,27 +81,34 @@ def redis_skip_reason() -> str | None:
 
 
 class Backend:
-    """Makes limiters of one kind; ``sleep`` moves the fake clock (memory) or real time (Redis)."""
+    """Makes limiters of one kind; ``sleep`` moves the fake clock (memory, or Redis with fake_time)
+    or real time (Redis)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.clock = FakeClock()
         self.prefix = f"test:rl:{uuid.uuid4().hex}:"
         self._made: list[ImageLimiter] = []
+        self.fake_time = False  # set once a Redis limiter runs on the FakeClock
 
-    def make(self, lease_s: float = 600.0) -> ImageLimiter:
-        """A new limiter; for Redis a new instance is a separate "replica" sharing the state."""
+    def make(self, lease_s: float = 600.0, fake_time: bool = False) -> ImageLimiter:
+        """A new limiter; for Redis a new instance is a separate "replica" sharing the state.
+
+        ``fake_time`` runs the Redis scripts on this backend's FakeClock (as memory always does)."""
         lim: ImageLimiter
         if self.kind == "memory":
             lim = InProcessLimiter(self.clock, lease_s=lease_s)
+        elif fake_time:
+            self.fake_time = True
+            lim = FakeTimeRedisLimiter(REDIS_URL, self.prefix, self.clock, lease_s=lease_s)
         else:
             lim = RedisLimiter(REDIS_URL, self.prefix, lease_s=lease_s)
         self._made.append(lim)
         return lim
 
     async def sleep(self, seconds: float) -> None:
-        """Let time pass for the limiter."""
-        if self.kind == "memory":
+        """Let time pass for the limiter: the fake clock if it uses one, else real time."""
+        if self.kind == "memory" or self.fake_time:
             self.clock.advance(seconds)
         else:
             await asyncio.sleep(seconds)

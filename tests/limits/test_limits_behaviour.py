@@ -1,5 +1,5 @@
 """Behaviour of both limiter backends: exactness under concurrency, all-or-nothing windows,
-settle/release/lease semantics and exact retry-after."""
+settle/release/lease semantics, retry-after from bucket ends, and state bounded by the buckets."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def test_concurrent_mixed_reserves_admit_exactly(backend: Backend) -> None:
             assert admitted == 5  # ≤ 5, and as many as fit: n=1 requests were always around
             # admissions only ever use capacity up, so a refused n that fits now would be a bug
             assert min(n for n, _ in refused) > 5 - admitted
-            assert all(r.window == "minute" and 1 <= r.retry_after_s <= 60 for _, r in refused)
+            # a one-second bucket counts until its end + 60 s: at most 61 s from now
+            assert all(r.window == "minute" and 1 <= r.retry_after_s <= 61 for _, r in refused)
             assert remaining(await lims[-1].peek(subject, FREE)) == {"minute": 0, "day": 45}
 
     backend.run(body)
@@ -54,7 +55,9 @@ def test_day_exhausted_refuses_without_touching_minute(backend: Backend) -> None
         for n in (1, 2):
             r = await lim.reserve("k", n, limits)
             assert isinstance(r, Refused) and r.window == "day"
-            assert 86399 <= r.retry_after_s <= 86400
+            # the 3 sit in a ten-minute bucket counted at its end: 24 h plus at most 10 min
+            assert 86_400 <= r.retry_after_s <= 87_000
+            assert r.retry_after_s == before[1].reset_s
             assert r.windows == before
         assert await lim.peek("k", limits) == before
 
@@ -66,16 +69,20 @@ def test_free_tier_day_exhausted_after_ten_minutes(memory_backend: Backend) -> N
 
     async def body() -> None:
         lim = memory_backend.make()
+        start = memory_backend.clock.now
         for _ in range(10):
             r = await lim.reserve("k", 5, FREE)
             assert isinstance(r, Admitted)
             await lim.settle("k", r.reservation_id)
-            await memory_backend.sleep(60)
+            # 61 s: a one-second bucket counts until its end + 60 s
+            await memory_backend.sleep(61)
         before = await lim.peek("k", FREE)
         assert remaining(before) == {"minute": 5, "day": 0}
         r = await lim.reserve("k", 1, FREE)
         assert isinstance(r, Refused) and r.window == "day"
-        assert r.retry_after_s == 86400 - 600  # the very first 5 must age out
+        # the very first 5 must age out: their ten-minute bucket counts until its end + 24 h
+        first_bucket_end = (start // 600 + 1) * 600
+        assert r.retry_after_s == first_bucket_end + 86400 - memory_backend.clock.now
         assert await lim.peek("k", FREE) == before
 
     memory_backend.run(body)
@@ -141,8 +148,9 @@ def test_leased_reservations_expire(backend: Backend) -> None:
     backend.run(body)
 
 
-def test_retry_after_is_exact_with_fake_clock(memory_backend: Backend) -> None:
-    """3 at t0, 2 at t0+10 against 5/min: the oldest entries that must go decide, for this n."""
+def test_retry_after_counts_buckets_at_their_end(memory_backend: Backend) -> None:
+    """3 at t0, 2 at t0+10 against 5/min: the oldest buckets that must go decide, for this n, and
+    each one-second bucket counts until its end (t0 + 1) + 60 s."""
     limits = [WindowLimit("minute", 5, 60)]
     clock = memory_backend.clock
 
@@ -152,15 +160,18 @@ def test_retry_after_is_exact_with_fake_clock(memory_backend: Backend) -> None:
         clock.advance(10)
         assert isinstance(await lim.reserve("k", 2, limits), Admitted)
         clock.advance(10)
-        expected = {1: 40, 2: 40, 3: 40, 4: 50, 5: 50, 6: 60}
+        expected = {1: 41, 2: 41, 3: 41, 4: 51, 5: 51, 6: 60}
         for n, want in expected.items():
             r = await lim.reserve("k", n, limits)
             assert isinstance(r, Refused) and r.retry_after_s == want, (n, r)
-        assert (await lim.peek("k", limits))[0].reset_s == 50
+        assert (await lim.peek("k", limits))[0].reset_s == 51
         clock.advance(0.5)  # fractions round up
         r = await lim.reserve("k", 1, limits)
-        assert isinstance(r, Refused) and r.retry_after_s == 40
-        clock.advance(39.5)  # t0+60: the first 3 have left the window exactly now
+        assert isinstance(r, Refused) and r.retry_after_s == 41
+        clock.advance(40)  # t0+60.5: the first bucket still counts
+        r = await lim.reserve("k", 1, limits)
+        assert isinstance(r, Refused) and r.retry_after_s == 1
+        clock.advance(0.5)  # t0+61: waited exactly the retry-after, so the first 3 fit
         assert isinstance(await lim.reserve("k", 3, limits), Admitted)
         r = await lim.reserve("k", 1, limits)
         assert isinstance(r, Refused) and r.retry_after_s == 10
@@ -169,7 +180,7 @@ def test_retry_after_is_exact_with_fake_clock(memory_backend: Backend) -> None:
 
 
 def test_retry_after_matches_redis_time(redis_backend: Backend) -> None:
-    """Redis decides with its own TIME: retry-after equals entry time + window − TIME, rounded up."""
+    """Redis decides with its own TIME: retry-after is bucket end + window − TIME, rounded up."""
     limits = [WindowLimit("minute", 5, 3)]
     client = redis_backend.sync_redis()
 
@@ -180,14 +191,16 @@ def test_retry_after_matches_redis_time(redis_backend: Backend) -> None:
         second = await lim.reserve("k", 2, limits)
         assert isinstance(first, Admitted) and isinstance(second, Admitted)
         assert isinstance(lim, RedisLimiter)
-        scores = {m.split(":")[0]: s / 1e6 for m, s in client.zrange(lim.keys("k")[0], 0, -1, withscores=True)}
+        # one-second buckets (a 3 s window): each reservation counts from the end of its second
+        pending = client.hgetall(lim.keys("k")[2])
+        ends = {rid: int(v.split(":")[0]) // 1_000_000 + 1 for rid, v in pending.items()}
         before = redis_backend.redis_now()
         refusals = {n: await lim.reserve("k", n, limits) for n in (1, 3, 4, 5)}
         after = redis_backend.redis_now()
         for n, r in refusals.items():
-            t = scores[(first if n <= 3 else second).reservation_id]
+            end = ends[(first if n <= 3 else second).reservation_id]
             assert isinstance(r, Refused)
-            assert math.ceil(t + 3 - after) <= r.retry_after_s <= math.ceil(t + 3 - before)
+            assert math.ceil(end + 3 - after) <= r.retry_after_s <= math.ceil(end + 3 - before)
         assert refusals[3].retry_after_s < refusals[4].retry_after_s
 
     redis_backend.run(body)
@@ -206,7 +219,8 @@ def test_replicas_share_state_and_keys_expire(redis_backend: Backend) -> None:
         assert remaining(await a.peek("key-1", FREE)) == {"minute": 5, "day": 50}
         keys = a.keys("key-1")
         assert all("{key-1}" in k for k in keys)  # one hash tag: one Cluster slot
-        assert 86_400_000 < client.pttl(keys[1]) <= 86_401_000
+        # the day plus its last bucket's ten minutes, plus a second
+        assert 87_000_000 < client.pttl(keys[1]) <= 87_001_000
         short = [WindowLimit("minute", 5, 2)]
         await a.reserve("key-2", 1, short)
         assert all(0 < client.pttl(k) <= 600_000 + 1000 for k in a.keys("key-2"))

@@ -1,8 +1,14 @@
-"""Randomized comparison of both limiters with a deliberately naive reference model.
+"""Randomized comparison of both limiters with a deliberately naive reference model, and of both
+with the exact log of what they admitted.
 
 The model keeps every reservation in a plain list and recomputes everything by scanning, with
-the semantics stated in server/limits/base.py. Time moves in multiples of 1/8 s (exact in
-binary floating point) and often lands exactly on an entry's expiry or lease deadline.
+the semantics stated in server/limits/base.py and buckets.py: an entry reserved at t counts in a
+window of W seconds as if it came at the end of its bucket, ``(floor(t / g) + 1) * g`` with
+``g = max(1, ceil(W / 144))``, while ``now`` is before that plus W. Independently of that rule,
+every step also checks the guarantees against the exact times: never more than the limit within
+any rolling window, a retry-after never earlier than the exact one, and a client that waits
+exactly the retry-after is admitted. Time moves in multiples of 1/8 s (exact in binary floating
+point) and often lands exactly on an entry's expiry, its bucket's expiry or a lease deadline.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ import math
 import random
 from dataclasses import dataclass
 
-from limits_support import REDIS_URL, Backend, FakeClock
+from limits_support import REDIS_URL, Backend, FakeClock, FakeTimeRedisLimiter
 
 from server.limits import Admitted, InProcessLimiter, Refused, WindowLimit, WindowState
-from server.limits.redis import FINISH_LUA, RESERVE_LUA, RedisLimiter
 
-TIME_CALL = "redis.call('TIME')"
+
+def width(window_s: int) -> int:
+    """Bucket width, restated here rather than imported so a change to it must change the test."""
+    return max(1, math.ceil(window_s / 144))
 
 
 @dataclass
@@ -28,6 +36,13 @@ class Entry:
     pending: bool
     deadline: float
 
+    def counted_at(self, window_s: int, exact: bool = False) -> float:
+        """When the limiter counts this entry in a window: its bucket's end (or its true time)."""
+        if exact:
+            return self.t
+        g = width(window_s)
+        return (math.floor(self.t / g) + 1) * g
+
 
 class Model:
     """Reference semantics: scan the whole log for every question."""
@@ -37,70 +52,67 @@ class Model:
         self.log: dict[str, list[Entry]] = {}
         self.counter = 0
 
-    def _live(self, subject: str, now: float) -> list[Entry]:
+    def live(self, subject: str, now: float) -> list[Entry]:
         # a pending entry whose lease ran out is released for good
         entries = [e for e in self.log.get(subject, []) if not (e.pending and e.deadline <= now)]
         self.log[subject] = entries
         return entries
 
+    def counted(self, subject: str, lim: WindowLimit, now: float, exact: bool = False) -> list[Entry]:
+        return [e for e in self.live(subject, now) if e.counted_at(lim.window_s, exact) + lim.window_s > now]
+
     def states(self, subject: str, limits: list[WindowLimit], now: float) -> tuple[WindowState, ...]:
         out = []
         for lim in limits:
-            counted = [e for e in self._live(subject, now) if e.t + lim.window_s > now]
+            counted = self.counted(subject, lim, now)
             used = sum(e.n for e in counted)
-            reset = math.ceil(max(e.t for e in counted) + lim.window_s - now) if counted else 0
+            reset = (math.ceil(max(e.counted_at(lim.window_s) for e in counted) + lim.window_s - now)
+                     if counted else 0)
             out.append(WindowState(lim.name, lim.limit, max(0, lim.limit - used), reset))
         return tuple(out)
 
-    def reserve(self, subject: str, n: int, limits: list[WindowLimit], now: float) -> Admitted | Refused:
+    def refusal(self, subject: str, n: int, limits: list[WindowLimit], now: float,
+                exact: bool = False) -> tuple[float, str] | None:
+        """(exact seconds until n fits, binding window) or None if n fits now."""
         refusals = []
         for lim in limits:
-            counted = [e for e in self._live(subject, now) if e.t + lim.window_s > now]
+            counted = self.counted(subject, lim, now, exact)
             used = sum(e.n for e in counted)
             if used + n <= lim.limit:
                 continue
             if n > lim.limit:
-                refusals.append((lim.window_s, lim.name))
+                refusals.append((float(lim.window_s), lim.name))
                 continue
             freed = 0
-            for e in sorted(counted, key=lambda e: e.t):
+            for e in sorted(counted, key=lambda e: e.counted_at(lim.window_s, exact)):
                 freed += e.n
                 if used - freed + n <= lim.limit:
-                    refusals.append((e.t + lim.window_s - now, lim.name))
+                    refusals.append((e.counted_at(lim.window_s, exact) + lim.window_s - now, lim.name))
                     break
-        if refusals:
-            # the binding window is the one that frees last (exact time, before rounding)
-            retry, name = max(refusals, key=lambda r: r[0])
-            return Refused(math.ceil(retry), name, self.states(subject, limits, now))
+        # the binding window is the one that frees last (exact time, before rounding)
+        return max(refusals, key=lambda r: r[0]) if refusals else None
+
+    def reserve(self, subject: str, n: int, limits: list[WindowLimit], now: float) -> Admitted | Refused:
+        refused = self.refusal(subject, n, limits, now)
+        if refused:
+            return Refused(math.ceil(refused[0]), refused[1], self.states(subject, limits, now))
         self.counter += 1
         rid = f"m{self.counter}"
         self.log.setdefault(subject, []).append(Entry(rid, now, n, True, now + self.lease_s))
         return Admitted(rid, self.states(subject, limits, now))
 
     def settle(self, subject: str, rid: str, now: float) -> None:
-        for e in self._live(subject, now):
+        for e in self.live(subject, now):
             if e.rid == rid:
                 e.pending = False
 
     def release(self, subject: str, rid: str, now: float) -> None:
-        self.log[subject] = [e for e in self._live(subject, now) if not (e.rid == rid and e.pending)]
+        self.log[subject] = [e for e in self.live(subject, now) if not (e.rid == rid and e.pending)]
 
-
-class FakeTimeRedisLimiter(RedisLimiter):
-    """The production scripts with one line changed: TIME is read from a test-set hash field.
-
-    Only for tests: it lets the Redis backend run the same deterministic comparison."""
-
-    def __init__(self, url: str, key_prefix: str, *, lease_s: float) -> None:
-        super().__init__(url, key_prefix, lease_s=lease_s)
-        fake = "redis.call('HMGET', K_WIN, '#fake_s', '#fake_us')"
-        assert RESERVE_LUA.count(TIME_CALL) == 1 and FINISH_LUA.count(TIME_CALL) == 1
-        self._reserve = self._redis.register_script(RESERVE_LUA.replace(TIME_CALL, fake))
-        self._finish = self._redis.register_script(FINISH_LUA.replace(TIME_CALL, fake))
-
-    async def set_time(self, subject: str, now: float) -> None:
-        us = round(now * 1_000_000)
-        await self._redis.hset(self.keys(subject)[1], mapping={"#fake_s": us // 1_000_000, "#fake_us": us % 1_000_000})
+    def check_exact_guarantees(self, subject: str, limits: list[WindowLimit], now: float) -> None:
+        """No rolling window, measured on the true reservation times, holds more than its limit."""
+        for lim in limits:
+            assert sum(e.n for e in self.counted(subject, lim, now, exact=True)) <= lim.limit
 
 
 def run_one(seed: int, steps: int, redis_prefix: str | None = None) -> None:
@@ -127,7 +139,7 @@ def run_one(seed: int, steps: int, redis_prefix: str | None = None) -> None:
         if redis_prefix is None:
             lim = InProcessLimiter(clock, lease_s=lease, sweep_every_s=sweep)
         else:
-            lim = FakeTimeRedisLimiter(REDIS_URL, f"{redis_prefix}{seed}:", lease_s=lease)
+            lim = FakeTimeRedisLimiter(REDIS_URL, f"{redis_prefix}{seed}:", clock, lease_s=lease)
         try:
             for step in range(steps):
                 await one_step(lim, step)
@@ -138,28 +150,36 @@ def run_one(seed: int, steps: int, redis_prefix: str | None = None) -> None:
         op = rng.random()
         subject = rng.choice(subjects)
         now = clock.now
-        if isinstance(lim, FakeTimeRedisLimiter):
-            await lim.set_time(subject, now)
         if op < 0.45:
             lims, n = limits(), rng.randint(1, 7)
+            exact = model.refusal(subject, n, lims, now, exact=True)
             got = await lim.reserve(subject, n, lims)
             want = model.reserve(subject, n, lims, now)
             assert type(got) is type(want), (seed, step, got, want)
             if isinstance(got, Admitted) and isinstance(want, Admitted):
                 assert got.windows == want.windows, (seed, step, got, want)
                 ids.append((subject, got.reservation_id, want.reservation_id))
+                model.check_exact_guarantees(subject, lims, now)
             else:
                 assert got == want, (seed, step, got, want)
+                # counting at bucket ends may refuse what the exact log would admit, never the reverse
+                assert isinstance(got, Refused)
+                assert exact is None or got.retry_after_s >= math.ceil(exact[0]), (seed, step, got, exact)
+                if rng.random() < 0.3 and n <= min(q.limit for q in lims):
+                    # waiting exactly retry-after, with nothing else arriving, must admit
+                    clock.advance(got.retry_after_s)
+                    again = await lim.reserve(subject, n, lims)
+                    assert isinstance(again, Admitted), (seed, step, got, again)
+                    mirrored = model.reserve(subject, n, lims, clock.now)
+                    assert isinstance(mirrored, Admitted) and again.windows == mirrored.windows, (seed, step)
+                    ids.append((subject, again.reservation_id, mirrored.reservation_id))
+                    model.check_exact_guarantees(subject, lims, clock.now)
         elif op < 0.6 and ids:
             s, rid, mid = rng.choice(ids)
-            if isinstance(lim, FakeTimeRedisLimiter):
-                await lim.set_time(s, now)
             await lim.settle(s, rid)
             model.settle(s, mid, now)
         elif op < 0.75 and ids:
             s, rid, mid = rng.choice(ids)
-            if isinstance(lim, FakeTimeRedisLimiter):
-                await lim.set_time(s, now)
             await lim.release(s, rid)
             model.release(s, mid, now)
         elif op < 0.85:
@@ -169,7 +189,8 @@ def run_one(seed: int, steps: int, redis_prefix: str | None = None) -> None:
             boundaries = [
                 b
                 for e in model.log.get(subject, [])
-                for b in (e.t + minute_w, e.t + day_w, e.deadline)
+                for b in (e.t + minute_w, e.t + day_w, e.deadline,
+                          e.counted_at(minute_w) + minute_w, e.counted_at(day_w) + day_w)
                 if b > now
             ]
             if boundaries and rng.random() < 0.5:
