@@ -31,13 +31,15 @@ from server.pipeline.service import ImageService
 from server.providers.registry import LiveProviders, plugins_from_env, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.runtime.config import ServerSettings
-from server.runtime.housekeeping import replay_spool_forever, sweep_forever, watch_backends
+from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
 from server.storage.local import LocalImageStore
 from server.storage.signing import UrlSigner
 
 log = logging.getLogger("perf.server")
+# How long before a serving deployment shuts down the server starts logging a daily WARNING.
+SHUTDOWN_WARNING_DAYS = 30
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
 
 
@@ -120,8 +122,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
     monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, settings.health_interval_s))
     replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
+    warner = asyncio.create_task(warn_of_shutdowns_forever(lifecycles, SHUTDOWN_WARNING_DAYS, 3600))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         accountant=accountant, background=[sweeper, monitor, replayer], live=live)
+                         accountant=accountant, background=[sweeper, monitor, replayer, warner], live=live)
 
 
 async def serve(settings: ServerSettings) -> None:

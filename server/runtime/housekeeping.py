@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 
@@ -9,6 +10,7 @@ from grpc_health.v1 import health, health_pb2
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.accounting.spool import LedgerSpool
+from server.catalog.lifecycle import Lifecycles
 from server.database import Store
 from server.limits import ImageLimiter, WindowLimit
 from server.pipeline.idempotency import Idempotency
@@ -65,4 +67,20 @@ async def replay_spool_forever(spool: LedgerSpool, store: Store, interval_s: flo
                     log.warning("replayed %d spooled ledger rows into the store", replayed)
         except Exception as error:  # the store is still down: keep the rows, try again later
             log.warning("ledger spool replay failed, will retry: %r", error)
+        await asyncio.sleep(interval_s)
+
+
+async def warn_of_shutdowns_forever(lifecycles: Lifecycles, horizon_days: int, interval_s: float) -> None:
+    """One WARNING per deployment per day, from `horizon_days` before it shuts down while it serves."""
+    warned: set[tuple[str, dt.date]] = set()
+    while True:
+        today = lifecycles.today()
+        for deployment, left in lifecycles.warnings(today, horizon_days):
+            if (deployment.id, today) not in warned:
+                warned.add((deployment.id, today))
+                successor = deployment.lifecycle.successor or "no successor: the model will be left unserved"
+                log.warning("deployment %s (%s %s) shuts down in %d days, on %s; traffic then moves to %s",
+                            deployment.id, deployment.provider, deployment.upstream_model, left,
+                            deployment.lifecycle.shutdown_on, successor)
+        warned = {w for w in warned if w[1] == today}  # bounded: only today's are kept
         await asyncio.sleep(interval_s)
