@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.providers.settings import ProviderSettings
+from server.storage.settings import StorageSettings
 
 MIB = 1024 * 1024
 
@@ -46,6 +47,8 @@ class ServerSettings:
     catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+    # Where images live (data_dir/images or an S3 bucket) and which URLs point at them.
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -75,4 +78,5 @@ class ServerSettings:
             inflight_wait_s=float(env.get("PERF_INFLIGHT_WAIT_SECONDS", str(cls.inflight_wait_s))),
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
+            storage=StorageSettings.from_env(env),
         )
