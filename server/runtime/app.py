@@ -34,7 +34,8 @@ from server.runtime.config import ServerSettings
 from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
-from server.storage.local import LocalImageStore
+from server.storage.base import ImageStore
+from server.storage.factory import open_storage
 from server.storage.signing import UrlSigner
 
 log = logging.getLogger("perf.server")
@@ -53,6 +54,7 @@ class RunningServer:
     accountant: Accountant
     background: list[asyncio.Task[None]]
     live: LiveProviders
+    images: ImageStore
 
     async def stop(self, grace: float | None) -> None:
         for task in self.background:
@@ -62,11 +64,15 @@ class RunningServer:
         # Handlers cut off by the grace still release reservations and write ledger rows: let them.
         await self.accountant.tasks.drain(timeout_s=10)
         await self.live.close()  # after the grace: in-flight generations still use the sessions
+        await self.images.close()
         await self.limiter.close()
         await self.store.close()
 
 
 async def start_server(settings: ServerSettings) -> RunningServer:
+    plugins = plugins_from_env(settings.providers.env)
+    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
+    check_lifecycle(catalog, settings.today())  # a model left with no live deployment refuses to start
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
     limiter = make_limiter(settings.redis_url, settings.redis_prefix, lease_s=settings.reservation_lease_s)
@@ -84,12 +90,10 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     created = await ensure_first_test_key(store, keys.key_pepper)
     if created:
         print(f"No API keys existed, so a test key was created (shown only now):\n{created}", flush=True)
-    images = LocalImageStore(settings.data_dir / "images")
     signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
+    storage = await open_storage(settings.storage, settings.data_dir, signer)
+    images = storage.images
     # One aiohttp session per configured upstream, created here inside the running loop.
-    plugins = plugins_from_env(settings.providers.env)
-    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
-    check_lifecycle(catalog, settings.today())  # a model left with no live deployment refuses to start
     live = await start_live_providers(settings.providers, plugins)
     lifecycles = Lifecycles(catalog, settings.today)
     router = Router(catalog, lifecycles, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
@@ -106,7 +110,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)
-    pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
+    pipeline = Pipeline(catalog, router, Delivery(images, storage.urls), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),
@@ -120,11 +124,12 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
-    monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, settings.health_interval_s))
+    monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, images, settings.health_interval_s))
     replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
     warner = asyncio.create_task(warn_of_shutdowns_forever(lifecycles, SHUTDOWN_WARNING_DAYS, 3600))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         accountant=accountant, background=[sweeper, monitor, replayer, warner], live=live)
+                         accountant=accountant, background=[sweeper, monitor, replayer, warner], live=live,
+                         images=images)
 
 
 async def serve(settings: ServerSettings) -> None:

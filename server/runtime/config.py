@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.providers.settings import ProviderSettings
+from server.storage.settings import StorageSettings
 
 MIB = 1024 * 1024
 
@@ -49,6 +50,8 @@ class ServerSettings:
     catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+    # Where images live (data_dir/images or an S3 bucket) and which URLs point at them.
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     def today(self) -> dt.date:
         """The date lifecycle routing uses: UTC today, unless a test fixed it."""
@@ -83,4 +86,5 @@ class ServerSettings:
             fixed_today=dt.date.fromisoformat(env["PERF_LIFECYCLE_TODAY"]) if env.get("PERF_LIFECYCLE_TODAY") else None,
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
+            storage=StorageSettings.from_env(env),
         )

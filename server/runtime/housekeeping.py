@@ -15,22 +15,24 @@ from server.database import Store
 from server.limits import ImageLimiter, WindowLimit
 from server.pipeline.idempotency import Idempotency
 from server.runtime.config import ServerSettings
-from server.storage.local import LocalImageStore
+from server.storage.base import ImageStore
 
 log = logging.getLogger("perf.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
 
 
 async def watch_backends(health_servicer: health.aio.HealthServicer, store: Store, limiter: ImageLimiter,
-                          interval_s: float) -> None:
-    """ImageService is NOT_SERVING while the store or the limiter does not answer (design.md 3)."""
+                         images: ImageStore, interval_s: float) -> None:
+    """ImageService is NOT_SERVING while the store, the limiter or the image store does not answer (design.md 3).
+
+    The first check runs at once, so a backend already down at start is reported within one probe."""
     probe_window = (WindowLimit("minute", 1, 60),)
     serving = True
     while True:
-        await asyncio.sleep(interval_s)
         try:
             await asyncio.wait_for(store.count_keys(), interval_s)
             await asyncio.wait_for(limiter.peek("perf:health-probe", probe_window), interval_s)
+            await asyncio.wait_for(images.check(), interval_s)
             healthy = True
         except Exception as error:  # any failure to answer is "down" for readiness
             healthy = False
@@ -40,20 +42,29 @@ async def watch_backends(health_servicer: health.aio.HealthServicer, store: Stor
             serving = healthy
             status = health_pb2.HealthCheckResponse.SERVING if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
             await health_servicer.set(SERVICE_NAME, status)
+            if healthy:
+                log.warning("every backend answers again, reporting SERVING")
+        await asyncio.sleep(interval_s)
 
 
-async def sweep_forever(images: LocalImageStore, idempotency: Idempotency, settings: ServerSettings) -> None:
-    """Housekeeping: delete image files past their URLs' expiry and idempotency keys past retention."""
+async def sweep_forever(images: ImageStore, idempotency: Idempotency, settings: ServerSettings) -> None:
+    """Housekeeping: delete images past their URLs' expiry (plus grace) and idempotency keys past retention.
+
+    Every replica sweeps the same directory or prefix; deleting what another already deleted is harmless."""
     while True:
+        # Apart, so an image store outage does not hold up the database's housekeeping or the reverse.
         try:
-            removed = await asyncio.to_thread(images.sweep, settings.image_ttl_s + settings.sweep_grace_s, time.time())
+            removed = await images.sweep(settings.image_ttl_s + settings.sweep_grace_s, time.time())
             if removed:
                 log.info("sweeper removed %d expired images", removed)
+        except Exception as error:  # housekeeping must outlive a passing disk or bucket error
+            log.warning("image sweep failed; retrying next interval: %r", error)
+        try:
             purged = await idempotency.purge(time.time())
             if purged:
                 log.info("sweeper removed %d idempotency keys past retention", purged)
-        except Exception:  # housekeeping must outlive a passing disk or database error
-            log.exception("sweeper failed; retrying next interval")
+        except Exception:  # and a passing database error
+            log.exception("idempotency purge failed; retrying next interval")
         await asyncio.sleep(settings.sweep_interval_s)
 
 
