@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from contract.grpc_tls import ClientTls
 
 MIB = 1024 * 1024
 
@@ -19,6 +21,8 @@ class GatewaySettings:
     max_message_bytes: int = 128 * MIB
     shutdown_timeout_s: float = 30.0
     access_log: bool = False
+    # TLS toward the gRPC server (contract/grpc_tls.py); plaintext unless a CA or client cert is set.
+    tls: ClientTls = field(default_factory=ClientTls)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -32,4 +36,5 @@ class GatewaySettings:
             max_message_bytes=int(env.get("PERF_MAX_MESSAGE_BYTES", str(cls.max_message_bytes))),
             shutdown_timeout_s=float(env.get("PERF_SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
+            tls=ClientTls.from_env(env),
         )
