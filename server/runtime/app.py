@@ -100,6 +100,10 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
+    if settings.max_connection_age_s is not None:
+        # GOAWAY after the age; calls in flight then have the longest deadline a generation may get.
+        options += [("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
+                    ("grpc.max_connection_age_grace_ms", int(settings.providers.default_deadline_s * 1000))]
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
         options=options)

@@ -68,6 +68,9 @@ class ServerSettings:
     # A second, plaintext port serving only grpc.health.v1, for probes that cannot speak TLS
     # (Kubernetes' native gRPC probes); None: no such port.
     health_port: int | None = None
+    # Close client connections after this long (letting their calls finish first), so clients of a
+    # headless Service reconnect and re-resolve DNS, and so find replicas added since; None: never.
+    max_connection_age_s: float | None = None
     # Keys to ensure exist at every start (server/keys/bootstrap.py); None: none.
     bootstrap_keys_file: Path | None = None
     # Image bytes all generations in flight may hold in memory together (server/pipeline/budget.py),
@@ -105,6 +108,8 @@ class ServerSettings:
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
             tls=ServerTls.from_env(env),
             health_port=int(env["PERF_GRPC_HEALTH_PORT"]) if env.get("PERF_GRPC_HEALTH_PORT") else None,
+            max_connection_age_s=(float(env["PERF_GRPC_MAX_CONNECTION_AGE_SECONDS"])
+                                  if env.get("PERF_GRPC_MAX_CONNECTION_AGE_SECONDS") else None),
             bootstrap_keys_file=Path(env["PERF_BOOTSTRAP_KEYS_FILE"]) if env.get("PERF_BOOTSTRAP_KEYS_FILE") else None,
             max_inflight_image_bytes=int(env.get("PERF_MAX_INFLIGHT_IMAGE_BYTES", str(cls.max_inflight_image_bytes))),
             inflight_wait_s=float(env.get("PERF_INFLIGHT_WAIT_SECONDS", str(cls.inflight_wait_s))),
