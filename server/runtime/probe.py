@@ -67,8 +67,10 @@ def check_server(env: Mapping[str, str]) -> int:
 
 def check_gateway(env: Mapping[str, str]) -> int:
     url = f"http://127.0.0.1:{env.get('PERF_HTTP_PORT', '8080')}/readyz"
+    # No proxy, whatever HTTP_PROXY says: the gateway is on this container's loopback.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(url, timeout=2.0) as response:
+        with opener.open(url, timeout=2.0) as response:
             return 0 if response.status == 200 else 1
     except (OSError, urllib.error.URLError) as error:  # HTTPError (503 while not ready) is a URLError
         print(f"unhealthy: {error}", file=sys.stderr)
