@@ -231,7 +231,12 @@ async def _channel_context(app: web.Application) -> AsyncIterator[None]:
         # With a dns:/// target naming several server replicas, spread calls over all of them.
         ("grpc.lb_policy_name", "round_robin"),
     ]
-    async with grpc.aio.insecure_channel(settings.grpc_target, options=options) as channel:
+    if settings.tls.enabled:
+        channel = grpc.aio.secure_channel(settings.grpc_target, settings.tls.credentials(),
+                                          options=options + settings.tls.options())
+    else:
+        channel = grpc.aio.insecure_channel(settings.grpc_target, options=options)
+    async with channel:
         app[CHANNEL] = channel
         app[STUB] = pb_grpc.ImageServiceStub(channel)
         yield
