@@ -7,6 +7,9 @@
 this fake), ``Request Moderated`` / ``Content Moderated`` (``details["Moderation Reasons"]``) or
 ``Error``; unknown ids answer ``Task not found``. Errors are FastAPI-style ``{"detail": ...}``, with
 pydantic-v2 items and 422 for validation.
+
+Image inputs -- ``/v1/flux-kontext-pro|max``, ``/v1/flux-pro-1.0-fill`` and FLUX.2's ``input_image``
+.. ``input_image_8`` with per-input-megapixel pricing -- are specified in bfl_edit.py.
 """
 from __future__ import annotations
 

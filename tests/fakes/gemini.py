@@ -12,6 +12,18 @@ Refusals come inside a 200 (python-genai enums): a refused prompt has no candida
 IMAGE_SAFETY and no image part. Image tokens per output image by ``imageSize`` follow Google's
 pricing page (1K/2K 1120, 4K 2000 for gemini-3-pro-image; 1120/1680/2520 otherwise).
 ``GET /v1beta/models`` lists models a page at a time (``pageSize``, ``pageToken``/``nextPageToken``).
+
+Input images (edits and references): ``inlineData`` parts (``inline_data`` and ``mime_type`` too, as
+proto JSON allows) ``{"mimeType", "data": <base64>}`` anywhere in ``contents[].parts``, before or after
+the text. ``mimeType`` must be image/png, image/jpeg, image/webp, image/heic or image/heif, ``data`` valid
+base64, and the bytes an image (PNG/JPEG/WebP are decoded; HEIC/HEIF are taken on trust); otherwise 400
+INVALID_ARGUMENT ("Base64 decoding failed ..." / "Unable to process input image ..."). At most 14 input
+images (gemini-2.5-flash-image: 3), Google's stated maximum "for best results", enforced here as a 400
+so adapters respect it. Prompt image tokens follow Gemini's documented rule: 258 for an image with both
+sides at most 384 px, else 258 per 768x768 tile (ceil(w/768) * ceil(h/768)); they appear in
+``promptTokensDetails`` as IMAGE and are billed at the model's image-input price. With input images and
+no ``aspectRatio`` the output takes the ASPECTS ratio closest to the first input's. ``last_inputs(app)``
+lists ``inputs.describe`` of the last request's decoded input images.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ differently (``RESOLUTION_1280_720`` vs ``1280x720``); each accepts only its own
 ``{"created": "<ISO-8601 string>", "data": [{url, prompt, resolution, is_image_safe, seed, style_type}]}``.
 Input moderation is 422 ``{"error": ...}`` (not charged); output moderation is ``is_image_safe: false``
 with ``url: null`` and is still charged. Images are downloadable from this fake.
+``POST /v1/ideogram-v3/inpaint`` (masked edit, black = edit) is specified in ideogram_edit.py.
 """
 from __future__ import annotations
 

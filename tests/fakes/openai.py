@@ -5,6 +5,12 @@ GPT-image (gpt-image-1/-1-mini/-1.5/-2): always ``b64_json``, ``usage``, low/med
 ``output_format``; gpt-image-2 takes free-form ``WxH`` (multiples of 16). Errors use OpenAI's
 ``{"error": {message, type, param, code}}`` envelope and every response carries ``x-request-id``.
 URL-mode images are served by this app at ``/files/<id>.png`` with a signed, expiring query.
+
+Images are really encoded as asked: ``output_format`` png/jpeg/webp at ``output_compression`` (jpeg and
+webp quality, default 100), and ``background: transparent`` gives a PNG/WebP whose alpha channel is 0
+outside a centred rectangle (``auto`` and ``opaque`` are opaque; the response says ``opaque``).
+``POST /v1/images/edits`` is specified in openai_edits.py and ``stream: true`` (generations and edits)
+in openai_stream.py.
 """
 from __future__ import annotations
 

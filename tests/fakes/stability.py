@@ -5,6 +5,7 @@ per call. ``Accept: image/*`` answers raw image bytes with ``finish-reason``/``s
 ``Accept: application/json`` answers ``{"image", "finish_reason", "seed"}``. Errors use
 ``{"id", "name", "errors": [...]}``; input moderation is 403 ``content_moderation`` (not charged),
 output moderation is a 200 with finish reason ``CONTENT_FILTERED`` (charged).
+``POST /v2beta/stable-image/edit/inpaint`` (same conventions, 5 credits) is specified in stability_edit.py.
 """
 from __future__ import annotations
 
