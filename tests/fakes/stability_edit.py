@@ -21,3 +21,60 @@ list, 2025-08-01). ``Seen.body`` holds the text fields and, per file, ``inputs.d
 mask's also with ``edit_share``, the share of white pixels).
 """
 from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from .inputs import describe, edit_share
+
+PATH = "/v2beta/stable-image/edit/inpaint"
+MODEL = "inpaint"  # the name charges are logged under (the endpoint has no model field)
+CREDITS = 5.0
+MIN_SIDE, MIN_PIXELS, MAX_PIXELS, MAX_RATIO = 64, 4096, 9_437_184, 2.5
+
+
+def seen_files(files: dict[str, bytes]) -> dict[str, Any]:
+    """What Seen.body records for the file parts: their descriptors, the mask's white share too."""
+    out: dict[str, Any] = {name: describe(data) for name, data in files.items()}
+    if "mask" in files and out["mask"]["type"] is not None:
+        out["mask"]["edit_share"] = edit_share(files["mask"], "white")
+    return out
+
+
+def validate(fields: dict[str, Any], files: dict[str, bytes], bad: Callable[[str], Exception],
+             number: Callable[..., float], style_presets: set[str], seed_max: int) -> dict[str, Any]:
+    """Inpaint rules (module docstring); ``bad``/``number``/... are stability.py's shared helpers."""
+    if "image" not in files:
+        raise bad("image: is required")
+    info = describe(files["image"])
+    if info["type"] is None:
+        raise bad("image: must be a valid PNG, JPEG or WebP image")
+    w, h = info["size"]
+    if min(w, h) < MIN_SIDE:
+        raise bad(f"image: every side must be at least {MIN_SIDE} pixels")
+    if not MIN_PIXELS <= w * h <= MAX_PIXELS:
+        raise bad(f"image: total pixel count must be between {MIN_PIXELS} and {MAX_PIXELS}")
+    if max(w, h) > MAX_RATIO * min(w, h):
+        raise bad("image: aspect ratio must be between 1:2.5 and 2.5:1")
+    if "mask" in files:
+        if describe(files["mask"])["type"] is None:
+            raise bad("mask: must be a valid PNG, JPEG or WebP image")
+    elif not info["alpha"]:
+        raise bad("mask: required when the image has no alpha channel")
+    prompt = fields.get("prompt", "")
+    if not prompt:
+        raise bad("prompt: is required")
+    if len(prompt) > 10000:
+        raise bad("prompt: must be at most 10000 characters")
+    if len(fields.get("negative_prompt", "")) > 10000:
+        raise bad("negative_prompt: must be at most 10000 characters")
+    number(fields, "grow_mask", 0, 20, 5, integer=True)
+    seed = int(number(fields, "seed", 0, seed_max, 0, integer=True)) or secrets.randbelow(seed_max) + 1
+    fmt = fields.get("output_format", "png")
+    if fmt not in ("png", "jpeg", "webp"):
+        raise bad("output_format: must be one of png, jpeg, webp")
+    preset = fields.get("style_preset")
+    if preset is not None and preset not in style_presets:
+        raise bad(f"style_preset: must be one of {', '.join(sorted(style_presets))}")
+    return {"model": MODEL, "credits": CREDITS, "format": fmt, "seed": seed, "w": w, "h": h}
