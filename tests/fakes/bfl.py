@@ -57,7 +57,7 @@ class Spec:
 # FLUX.1: 256-1440, x32, default 1024x768. FLUX.2: >=64, x16, <=4 MP. Credits: 1 credit = $0.01
 # (docs.bfl.ai/quick_start/pricing: FLUX1.1 [pro] 4; FLUX.2 [pro] 3 + 1.5/MP, [max] 7 + 3, [flex] 5 + 5,
 # [klein] 4B 1.4 + 0.1, 9B 1.5 + 0.2).
-FLEX = {"steps": (1, 50, True), "guidance": (1.5, 10, False)}
+FLEX: dict[str, tuple[float, float, bool]] = {"steps": (1, 50, True), "guidance": (1.5, 10, False)}
 SPECS = {
     "flux-pro-1.1": Spec(32, 256, 1440, (1024, 768), 6, 4.0),
     "flux-pro": Spec(32, 256, 1440, (1024, 768), 6, 5.0,

@@ -141,15 +141,14 @@ async def resolve(body: Any, fields: tuple[str, ...]) -> tuple[Infos, list[dict[
         else:
             data = from_b64(value) or "not valid base64 image data"
         info = describe(data) if isinstance(data, bytes) else None
-        if info is not None and info["type"] is None:
-            data = "not a PNG, JPEG or WebP image"
-        if isinstance(data, str) or info is None:
-            errors.append(err("value_error", ["body", name], f"Value error, {name}: {data}",
-                              value[:40] if isinstance(value, str) else value, {"error": {}}))
-        else:
+        if isinstance(data, bytes) and info is not None and info["type"] is not None:
             if name == "mask":
                 info["edit_share"] = edit_share(data, "white")
             infos[name] = info
+            continue
+        why = data if isinstance(data, str) else "not a PNG, JPEG or WebP image"
+        errors.append(err("value_error", ["body", name], f"Value error, {name}: {why}",
+                          value[:40] if isinstance(value, str) else value, {"error": {}}))
     return infos, errors
 
 

@@ -246,7 +246,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                     continue
                 form.setdefault(name, []).append(f"<file {value.filename}>")
             else:
-                form.setdefault(name, []).append(value)
+                form.setdefault(name, []).append(str(value))
         base.record(request, form if files is None else {**form, **ideogram_edit.seen_files(files)})
         rate_limited()
         return form

@@ -85,8 +85,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         except ApiError as err:
             resp = base.json_response(err.body, err.status, err.headers)
         except web.HTTPNotFound:
-            err = ApiError(404, f"Invalid URL ({request.method} {request.path})")
-            resp = base.json_response(err.body, 404)
+            resp = base.json_response(ApiError(404, f"Invalid URL ({request.method} {request.path})").body, 404)
         except web.HTTPMethodNotAllowed:
             resp = base.json_response(ApiError(405, f"Invalid method for URL ({request.method} "
                                                f"{request.path})").body, 405)

@@ -69,7 +69,7 @@ def test_sdk_edit_with_one_image_and_a_mask() -> None:
                                  quality="low")
     assert (out.size, out.quality, out.output_format, out.background) == ("1024x1024", "low", "png", "opaque")
     assert out.usage is not None and out.usage.input_tokens_details.image_tokens == 194  # one 512 tile
-    assert image_size(base64.b64decode(out.data[0].b64_json)) == (1024, 1024)
+    assert out.data and out.data[0].b64_json and image_size(base64.b64decode(out.data[0].b64_json)) == (1024, 1024)
     body = seen(app)[-1].body
     assert body["prompt"] == "add a hat" and body["model"] == "gpt-image-2" and body["size"] == "1024x1024"
     assert body["image"][0] | {"filename": "a.png"} == {"bytes": len(image), "type": "png", "size": (1024, 1024),

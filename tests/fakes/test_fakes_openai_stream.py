@@ -65,6 +65,7 @@ def test_sdk_generate_stream_collects_partials_then_completed() -> None:
     assert all(image_size(i) == (1536, 1024) for i in images)
     assert sharpness(images[0]) < sharpness(images[1]) < sharpness(images[2])  # progressively sharper
     completed = events[-1]
+    assert isinstance(completed, sdk.types.ImageGenCompletedEvent)
     assert (completed.size, completed.quality, completed.background, completed.output_format) == \
         ("1536x1024", "low", "opaque", "png")
     assert plain.usage is not None
@@ -80,13 +81,15 @@ def test_sdk_edit_stream_and_async_client() -> None:
         events = list(client.images.edit(model="gpt-image-1.5", image=png(64, 64), prompt="x", stream=True,
                                          partial_images=1, output_format="webp", background="transparent"))
         assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
-        final = Image.open(io.BytesIO(base64.b64decode(events[-1].b64_json)))
+        done = events[-1]
+        assert isinstance(done, sdk.types.ImageEditCompletedEvent)
+        final = Image.open(io.BytesIO(base64.b64decode(done.b64_json)))
         assert final.format == "WEBP" and final.getchannel("A").getextrema() == (0, 255)
-        assert events[-1].usage.input_tokens_details.image_tokens == 194
+        assert done.usage.input_tokens_details.image_tokens == 194
 
         async def collect() -> list[str]:
             aclient = sdk.AsyncOpenAI(api_key="test-key", base_url=url + "/v1", max_retries=0)
-            got = [e.type async for e in await aclient.images.generate(model="gpt-image-2", prompt="x",
+            got: list[str] = [e.type async for e in await aclient.images.generate(model="gpt-image-2", prompt="x",
                                                                          stream=True, partial_images=0)]
             await aclient.close()
             return got
