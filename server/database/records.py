@@ -48,6 +48,7 @@ class LedgerEntry:
     day: str
     deployment: str = ""
     upstream_cost_micros: int = 0  # what the upstream charged us (its figure, else its list price)
+    kind: str = "generation"  # generation | edit | variation
 
 
 @dataclass(frozen=True)
