@@ -18,7 +18,8 @@ INT32 = (-(2**31), 2**31 - 1)
 _STRING_FIELDS = ("model", "size", "quality", "style", "response_format", "user", "background", "output_format",
                   "moderation")
 _INT_FIELDS = ("n", "output_compression", "partial_images")
-GENERATION_FIELDS = frozenset(("prompt", "max_cost_per_call", "stream", *_STRING_FIELDS, *_INT_FIELDS))
+GENERATION_FIELDS = frozenset(("prompt", "max_cost_per_call", "stream", "safety_identifier", *_STRING_FIELDS,
+                               *_INT_FIELDS))
 
 
 class BadRequest(ValueError):
@@ -64,6 +65,9 @@ def generation_request(body: dict[str, Any]) -> tuple[pb.GenerateImagesRequest, 
         if isinstance(budget, bool) or not isinstance(budget, (int, float)):
             raise BadRequest("max_cost_per_call must be a number.", param="max_cost_per_call")
         request.max_cost_per_call = float(budget)
+    safety_identifier = body.get("safety_identifier")
+    if safety_identifier is not None and _string(safety_identifier, "safety_identifier"):
+        request.user = safety_identifier  # OpenAI's 2026 name for `user`; it wins when both are sent
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise BadRequest("stream must be a boolean.", param="stream")
