@@ -125,7 +125,12 @@ def model_json(model: pb.Model) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": model.id, "object": model.object, "created": model.created, "owned_by": model.owned_by,
         "capabilities": {"sizes": list(caps.sizes), "custom_sizes": caps.custom_sizes, "max_n": caps.max_n,
-                         "qualities": list(caps.qualities), "styles": list(caps.styles)},
+                         "qualities": list(caps.qualities), "styles": list(caps.styles),
+                         "output_formats": list(caps.output_formats), "backgrounds": list(caps.backgrounds),
+                         "moderation": list(caps.moderation), "input_fidelity": list(caps.input_fidelity),
+                         "size_auto": caps.size_auto, "edit_max_images": caps.edit_max_images, "mask": caps.mask,
+                         "edits_without_mask": caps.edits_without_mask, "variations": caps.variations,
+                         "streams_partial_images": caps.streams_partial_images},
         "price_model": model.price_model,
         "pricing": [{"size": p.size, "quality": p.quality, "usd_per_image": p.usd_per_image} for p in model.pricing],
         "lifecycle": {"status": life.status, "deprecated_on": life.deprecated_on or None,
