@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) -m bench.live
 	$(PY) -m bench.accounting
 	$(PY) -m bench.limiter
+	$(PY) -m bench.edits
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free
