@@ -5,6 +5,9 @@ are GETs and are retried freely. The returned `polling_url` receives our `x-key`
 the fetcher's URL rules against BFL's API hosts before we call it (a spoofed one would leak the
 key); the `sample` URL is fetched without credentials. Moderation arrives on the poll: `Request
 Moderated` (input) or `Content Moderated` (output).
+
+Edits (Kontext, Fill, FLUX.2 references) differ only in the submit body: bfl_edit.py builds it, once
+per request, and every task submits the same bytes.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 import orjson
 
 from server.errors import ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.adapters.bfl_edit import edit_body
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
@@ -44,20 +48,25 @@ class BFLProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        body = request_body(job)
+        if job.images:
+            body = await edit_body(job, body)
+        submitted = orjson.dumps(body)  # base64 images make it large: encoded once for all n tasks
         costs: list[float] = []
-        images, filtered = await gather_images(job.n, lambda i: self._task(job, deadline, costs), NAME)
+        images, filtered = await gather_images(job.n, lambda i: self._task(job, submitted, deadline, costs), NAME)
         conformed = [await conform(image, job.width, job.height) for image in images]
         return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt, model_used=job.upstream_model,
                                 filtered=filtered,
                                 # BFL reports credits per task; 1 credit = $0.01.
                                 upstream_cost_micros=round(sum(costs) * 10_000) if costs else None)
 
-    async def _task(self, job: GenerationJob, deadline: Deadline, costs: list[float]) -> GeneratedImage | None:
+    async def _task(self, job: GenerationJob, body: bytes, deadline: Deadline,
+                    costs: list[float]) -> GeneratedImage | None:
         # The slot covers the whole task: BFL's limit counts active tasks, not requests.
         async with self._upstream.slot():
             reply = await self._upstream.submit(f"{self._base}/v1/{job.upstream_model}", deadline=deadline,
                                                 headers={**self._key, "Content-Type": "application/json"},
-                                                body=orjson.dumps(request_body(job)))
+                                                body=body)
             accepted = reply.json(NAME) if reply.status == 200 else None
             task_id = str(accepted.get("id")) if accepted else None
             log_call(self.name, "submit", reply.status, task_id)
