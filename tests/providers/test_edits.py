@@ -7,15 +7,21 @@ from dataclasses import replace
 
 import pytest
 
+from perf.images.v1 import image_service_pb2 as pb
+from server.accounting.ledger import LedgerDraft
+from server.database.records import ApiKey
 from server.errors import InvalidRequest, ProviderUnavailable
+from server.pipeline.kinds import Rules, validate_edit
+from server.pipeline.routing import Route
 from server.providers.base import GeneratedImage
+from server.providers.sandbox import SandboxProvider
 from tests.edit_images import left_half, openai_mask, png
 from tests.fakes import bfl_edit as fake_bfl
 from tests.fakes import gemini as fake_gemini
 from tests.fakes.base import seen
 from tests.fakes.testing import sync
 
-from .support import edit_job, live
+from .support import CATALOG, LIFECYCLES, edit_job, live
 
 RED, GREEN, BLUE = (200, 30, 30), (30, 200, 30), (30, 30, 200)
 
@@ -161,3 +167,17 @@ def test_the_router_refuses_what_the_catalog_route_cannot_do(model: str, images:
     with pytest.raises(InvalidRequest) as refused:
         edit_job(model, [png(64, 64)] * images, mask=openai_mask(64, 64, (0, 0, 8, 8)) if mask else None)
     assert refused.value.param == param
+
+
+@pytest.mark.parametrize(("mask", "upstream_model"), [(None, "flux-kontext-pro"), (True, "flux-pro-1.0-fill")])
+def test_an_edit_rows_upstream_model_is_its_routes_even_when_it_fails(mask: bool | None, upstream_model: str) -> None:
+    request = pb.EditImagesRequest(prompt="p", model="flux-pro", images=[png(64, 64)])
+    if mask:
+        request.mask = openai_mask(64, 64, (0, 0, 8, 8))
+    key = ApiKey(id="key_x", mode="live", tier="pro", name="", hint="", created_at=0, revoked_at=None)
+    draft = LedgerDraft.start("req_x", key, "edit", request, "dall-e-3")
+    valid = validate_edit(request, Rules(CATALOG), False)
+    draft.validated(valid)
+    draft.routed(Route(SandboxProvider(), LIFECYCLES.serving(valid.model)))
+    draft.failed("content_policy_violation")
+    assert draft.entry(0).upstream_model == upstream_model

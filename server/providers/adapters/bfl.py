@@ -21,7 +21,7 @@ from server.providers.base import GeneratedImage, GenerationJob, GenerationResul
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
 from server.providers.images import conform
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Black Forest Labs"
@@ -152,7 +152,7 @@ def build(kit: BuildKit) -> BFLProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="bfl", name=NAME, build=build,
+    id="bfl", name=NAME, build=build, capabilities=Capabilities(edit=True, mask=True),
     settings=(Setting("BFL_API_KEY", secret=True, doc="Black Forest Labs API key"),
               Setting("BFL_BASE_URL", "https://api.bfl.ai"),
               Setting("PERF_BFL_POLL_INTERVAL_SECONDS", "0.5", doc="time between polls")),

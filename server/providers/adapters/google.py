@@ -253,7 +253,7 @@ def build(kit: BuildKit) -> GoogleProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="google", name=NAME, build=build, capabilities=Capabilities(list_models=True),
+    id="google", name=NAME, build=build, capabilities=Capabilities(edit=True, list_models=True),
     settings=(Setting("GEMINI_API_KEY", secret=True, doc="Gemini API key"),
               Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
               Setting("VERTEX_PROJECT"), Setting("VERTEX_LOCATION", "us-central1"),

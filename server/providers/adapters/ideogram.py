@@ -37,7 +37,7 @@ from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import conform
 from server.providers.masks import BLACK_EDITS, converted_mask
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Ideogram"
@@ -202,7 +202,7 @@ def build(kit: BuildKit) -> IdeogramProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="ideogram", name=NAME, build=build,
+    id="ideogram", name=NAME, build=build, capabilities=Capabilities(edit=True, mask=True),
     settings=(Setting("IDEOGRAM_API_KEY", secret=True, doc="Ideogram API key"),
               Setting("IDEOGRAM_BASE_URL", "https://api.ideogram.ai")),
     # Ideogram allows 10 in-flight requests by default (providers.md 4.1).

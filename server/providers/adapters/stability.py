@@ -29,7 +29,7 @@ from server.providers.base import GeneratedImage, GenerationJob, GenerationResul
 from server.providers.fanout import gather_images
 from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.masks import WHITE_EDITS, converted_mask
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Stability AI"
@@ -162,7 +162,7 @@ def build(kit: BuildKit) -> StabilityProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="stability", name=NAME, build=build,
+    id="stability", name=NAME, build=build, capabilities=Capabilities(edit=True, mask=True),
     settings=(Setting("STABILITY_API_KEY", secret=True, doc="Stability AI API key"),
               Setting("STABILITY_BASE_URL", "https://api.stability.ai")),
     default_concurrency=16)
