@@ -15,6 +15,15 @@ def png(width: int, height: int, colour: tuple[int, int, int] = (90, 120, 150)) 
     return buffer.getvalue()
 
 
+def undecodable_png(width: int, height: int) -> bytes:
+    """A PNG whose header and end are intact (so a header check passes) but whose pixel data is not zlib."""
+    data = bytearray(png(width, height))
+    at = data.index(b"IDAT")
+    length = int.from_bytes(data[at - 4:at], "big")
+    data[at + 4:at + 4 + length] = bytes(length)
+    return bytes(data)
+
+
 def openai_mask(width: int, height: int, edit: Box | None, keep_alpha: int = 255) -> bytes:
     """Opaque (alpha `keep_alpha`) everywhere but `edit`, which is fully transparent; None: nothing to edit."""
     mask = Image.new("RGBA", (width, height), (0, 0, 0, keep_alpha))

@@ -14,7 +14,7 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.edit_images import left_half, openai_mask, png
+from tests.edit_images import left_half, openai_mask, png, undecodable_png
 from tests.fakes import bfl_edit as fake_bfl
 from tests.fakes import gemini as fake_gemini
 from tests.fakes.base import seen
@@ -193,6 +193,18 @@ def test_an_edit_the_route_cannot_make_is_400_naming_the_parameter_with_nothing_
     assert sum(r.requests("POST") for r in upstreams.running.values()) == 0
     totals = usage(live_stack, live_key)["totals"]
     assert (totals["billed_usd"], totals["upstream_cost_usd"], totals["failed_requests"]) == (0, 0, 1)
+
+
+@pytest.mark.parametrize(("model", "fake"), [("flux-2-pro", "bfl"), ("stable-diffusion-3", "stability")])
+def test_an_image_only_the_upstream_finds_undecodable_is_400_image_not_a_5xx(
+        live_stack: Stack, upstreams: Upstreams, live_key: str, model: str, fake: str) -> None:
+    # The gateway reads only headers; this one's are fine and its pixel data is not.
+    mask = {"mask": MASK} if model == "stable-diffusion-3" else {}
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk(live_stack, live_key).images.edit(model=model, image=files(undecodable_png(512, 512)), prompt="p", **mask)
+    assert (refused.value.param, refused.value.type) == ("image", "invalid_request")
+    assert upstreams[fake].requests("POST") == 1 and len(upstreams[fake].charges) == 0
+    assert usage(live_stack, live_key)["totals"]["billed_usd"] == 0
 
 
 @pytest.mark.parametrize(("model", "fake", "masked"), [

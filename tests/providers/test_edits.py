@@ -15,7 +15,7 @@ from server.pipeline.kinds import Rules, validate_edit
 from server.pipeline.routing import Route
 from server.providers.base import GeneratedImage
 from server.providers.sandbox import SandboxProvider
-from tests.edit_images import left_half, openai_mask, png
+from tests.edit_images import left_half, openai_mask, png, undecodable_png
 from tests.fakes import bfl_edit as fake_bfl
 from tests.fakes import gemini as fake_gemini
 from tests.fakes.base import seen
@@ -82,6 +82,18 @@ async def test_bfl_refuses_a_catalog_route_to_an_endpoint_that_takes_no_images()
             await provider.generate(replace(job, upstream_model="flux-kontext-pro",
                                             mask=GeneratedImage(openai_mask(64, 64, (0, 0, 8, 8)), "image/png", 64, 64)))
     assert refused.value.param == "mask" and seen(c.app) == [] and len(c.charges) == 0
+
+
+@pytest.mark.parametrize(("kind", "model", "masked"), [("bfl", "flux-pro", False), ("bfl", "flux-pro", True),
+                                                     ("stability", "stable-diffusion-3", True)])
+@sync
+async def test_an_image_the_upstream_cannot_decode_is_the_callers_400_not_our_502(kind: str, model: str,
+                                                                                  masked: bool) -> None:
+    job = edit_job(model, [undecodable_png(256, 256)], mask=openai_mask(256, 256, (0, 0, 9, 9)) if masked else None)
+    async with live(kind) as (provider, c):
+        with pytest.raises(InvalidRequest) as refused:
+            await provider.generate(job)
+    assert refused.value.param == "image" and len(c.charges) == 0
 
 
 # ---------------------------------------------------------------- Stability

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from server.errors import ModelGone, PerfError, ProviderUnavailable, UpstreamError
-from server.providers.adapters.bfl_edit import edit_body
+from server.errors import InvalidRequest, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.adapters.bfl_edit import IMAGE_FIELDS, edit_body
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
@@ -127,10 +127,24 @@ def request_body(job: GenerationJob) -> dict[str, Any]:
 
 
 def submit_error_for(reply: Reply, model: str) -> PerfError:
-    """A refused submit: as error_for, except that 404 means the model's endpoint is gone (nothing charged)."""
+    """A refused submit: as error_for, except that 404 means the model's endpoint is gone (nothing charged),
+    and a 422 whose pydantic `loc` is one of the image fields means BFL could not use the caller's image."""
     if reply.status == 404:
         return ModelGone(f"{NAME} no longer serves {model} (its endpoint answers 404)")
+    if reply.status == 422 and (field := _refused_image_field(reply)) is not None:
+        # The caller's own image (ours are checked, but only their headers are read): their 400, not our 502.
+        return InvalidRequest(f"{NAME} could not use the input image sent as {field}",
+                              param="mask" if field == "mask" else "image")
     return error_for(reply)
+
+
+def _refused_image_field(reply: Reply) -> str | None:
+    detail = reply.error_json().get("detail")
+    for item in detail if isinstance(detail, list) else ():
+        loc = item.get("loc") if isinstance(item, dict) else None
+        if isinstance(loc, list) and len(loc) == 2 and loc[0] == "body" and loc[1] in IMAGE_FIELDS:
+            return str(loc[1])
+    return None
 
 
 def error_for(reply: Reply) -> PerfError:

@@ -25,6 +25,8 @@ from server.providers.masks import WHITE_EDITS, converted_mask
 
 KONTEXT_IMAGES = 4
 FLUX2_IMAGES = 8
+REFERENCE_FIELDS = ("input_image", *(f"input_image_{i}" for i in range(2, FLUX2_IMAGES + 1)))
+IMAGE_FIELDS = frozenset({*REFERENCE_FIELDS, "image", "mask"})
 # Kontext's aspect_ratio bounds (21:9 .. 9:21).
 WIDEST, TALLEST = 21 / 9, 9 / 21
 
@@ -67,8 +69,7 @@ async def _fill(job: GenerationJob) -> dict[str, Any]:
 def _references(job: GenerationJob, limit: int) -> dict[str, str]:
     if len(job.images) > limit:  # the router holds callers to the catalog's max_images already
         raise InvalidRequest(f"{job.model} takes at most {limit} input images", param="image")
-    names = ["input_image", *(f"input_image_{i}" for i in range(2, limit + 1))]
-    return {name: encode_b64(image.data) for name, image in zip(names, job.images)}
+    return {name: encode_b64(image.data) for name, image in zip(REFERENCE_FIELDS[:limit], job.images)}
 
 
 def aspect_ratio(width: int, height: int) -> str:

@@ -143,7 +143,11 @@ def check_edit_image(image: GeneratedImage) -> None:
 
 def error_for(reply: Reply) -> PerfError:
     """Stability's status + `name` → our error type."""
-    name = reply.error_json().get("name")
+    body = reply.error_json()
+    name = body.get("name")
+    if reply.status == 400 and name == "bad_request" and _names_the_image(body.get("errors")):
+        # Its errors name the field first ("image: ..."); the image is the caller's, checked by header only.
+        return InvalidRequest(f"{NAME} could not use the input image", param="image")
     if reply.status == 403 and name == "content_moderation":
         return ContentPolicyViolation(f"{NAME}'s content moderation rejected this prompt")
     if reply.status in (401, 402, 403):
@@ -152,6 +156,10 @@ def error_for(reply: Reply) -> PerfError:
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}" + (f" ({name})" if name else ""))
+
+
+def _names_the_image(errors: object) -> bool:
+    return isinstance(errors, list) and any(isinstance(e, str) and e.startswith("image:") for e in errors)
 
 
 def build(kit: BuildKit) -> StabilityProvider:
