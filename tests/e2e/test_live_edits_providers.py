@@ -220,3 +220,14 @@ def test_an_edit_the_upstreams_moderation_refuses_is_content_policy_violation_bi
     assert upstreams[fake].requests("POST") == 1  # it was asked, and said no
     totals = usage(live_stack, live_key)["totals"]
     assert (totals["billed_usd"], totals["failed_requests"]) == (0, 1)
+
+
+def test_a_streamed_masked_edit_to_an_upstream_that_does_not_stream_gets_its_completed_event(
+        live_stack: Stack, upstreams: Upstreams, live_key: str) -> None:
+    stream = sdk(live_stack, live_key).images.edit(model="ideogram-2", image=files(png(W, H)), prompt="p",
+                                                   mask=("mask.png", openai_mask(W, H, left_half(W, H)), "image/png"),
+                                                   stream=True, partial_images=2)
+    events = [event.type for event in stream]
+    assert events == ["image_edit.completed"]  # Ideogram sends no partial images
+    assert mask_received(upstreams, "ideogram")["edit_box"] == (0, 0, W // 2, H)
+    assert usage(live_stack, live_key)["totals"]["billed_usd"] == pytest.approx(0.04)

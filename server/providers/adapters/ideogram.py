@@ -39,6 +39,7 @@ from server.providers.images import conform
 from server.providers.masks import BLACK_EDITS, converted_mask
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
+from server.storage.mime import EXTENSIONS
 
 NAME = "Ideogram"
 DOWNLOAD_HOSTS = ("ideogram.ai", "*.ideogram.ai")  # https://ideogram.ai/api/images/ephemeral/...
@@ -155,13 +156,10 @@ async def inpaint_form(job: GenerationJob) -> Callable[[], aiohttp.FormData]:
         data = aiohttp.FormData(default_to_multipart=True)
         for key, value in fields.items():
             data.add_field(key, str(value))
-        data.add_field("image", image.data, filename="image" + _EXTENSION[image.mime], content_type=image.mime)
+        data.add_field("image", image.data, filename=f"image.{EXTENSIONS[image.mime]}", content_type=image.mime)
         data.add_field("mask", mask.data, filename="mask.png", content_type="image/png")
         return data
     return build
-
-
-_EXTENSION = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
 
 def v4_form(job: GenerationJob) -> aiohttp.FormData:

@@ -31,6 +31,7 @@ from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.masks import WHITE_EDITS, converted_mask
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
+from server.storage.mime import EXTENSIONS
 
 NAME = "Stability AI"
 PATH = "/v2beta/stable-image/generate/sd3"
@@ -123,13 +124,10 @@ async def inpaint_form(job: GenerationJob) -> Callable[[], aiohttp.FormData]:
 
     def build() -> aiohttp.FormData:
         data = _fields(fields)
-        data.add_field("image", image.data, filename="image" + _EXTENSION[image.mime], content_type=image.mime)
+        data.add_field("image", image.data, filename=f"image.{EXTENSIONS[image.mime]}", content_type=image.mime)
         data.add_field("mask", mask.data, filename="mask.png", content_type="image/png")
         return data
     return build
-
-
-_EXTENSION = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
 
 def check_edit_image(image: GeneratedImage) -> None:
