@@ -152,6 +152,12 @@ def model_json(model: pb.Model) -> dict[str, Any]:
                       "served_by": {"provider": life.served_by.provider, "upstream_model": life.served_by.upstream_model}
                       if life.HasField("served_by") else None},
     }
+    for name in ("edit_price", "inpaint_price"):
+        if model.HasField(name):
+            edit = getattr(model, name)
+            out[name.replace("_price", "_pricing")] = {
+                "pricing": [{"size": p.size, "quality": p.quality, "usd_per_image": p.usd_per_image} for p in edit.pricing],
+                "input_megapixel_usd": edit.input_megapixel_usd}
     if model.HasField("megapixel_price"):
         mp = model.megapixel_price
         out["megapixel_pricing"] = {"first_megapixel_usd": mp.first_megapixel_usd,

@@ -23,7 +23,8 @@ DEFAULT_PATH = Path(__file__).with_name("models.toml")
 _DEPLOYMENT_KEYS = {"provider", "upstream_model", "quality", "style", "size", "params", "upstream_price",
                     "deprecated_on", "shutdown_on", "successor", "sources", "edit", "inpaint", "stream"}
 _MODEL_KEYS = {"created", "max_n", "sizes", "qualities", "styles", "deployments", "custom_sizes", "price", "sources",
-               "output_formats", "backgrounds", "moderation", "input_fidelity", "size_auto", "variations"}
+               "output_formats", "backgrounds", "moderation", "input_fidelity", "size_auto", "variations",
+               "edit_price", "inpaint_price"}
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 
@@ -99,6 +100,10 @@ def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
             raise CatalogError(f"{where}: size {size!r} is not WxH")
     custom = _custom_sizes(where, spec.get("custom_sizes"))
     price = _price(where, spec.get("price"), sizes, qualities, custom is not None)
+    edit_prices = {name: _price(f"{where}.{name}", spec[name], sizes, qualities, custom is not None)
+                   for name in ("edit_price", "inpaint_price") if name in spec}
+    if any(not isinstance(p, PerImage) for p in edit_prices.values()):
+        raise CatalogError(f"{where}: edit_price and inpaint_price are per_image tables (with an optional input_mp)")
     variations = spec.get("variations")
     if variations is not None and not (isinstance(variations, dict) and isinstance(variations.get("prompt"), str)):
         raise CatalogError(f"{where}: variations must be {{ prompt = \"...\" }} (variations are edits with it)")
@@ -110,7 +115,8 @@ def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
                      moderation=_choice_list(where, spec, "moderation", ("auto", "low"), ()),
                      input_fidelity=_choice_list(where, spec, "input_fidelity", ("low", "high"), ()),
                      size_auto=bool(spec.get("size_auto", False)),
-                     variation_prompt=variations["prompt"] if variations else None)
+                     variation_prompt=variations["prompt"] if variations else None,
+                     edit_price=edit_prices.get("edit_price"), inpaint_price=edit_prices.get("inpaint_price"))
 
 
 def _choice_list(where: str, spec: dict[str, Any], name: str, allowed: tuple[str, ...],

@@ -121,6 +121,17 @@ class ModelSpec:
     size_auto: bool = False
     # Variations are edits of the one input image with this prompt; None: no variations.
     variation_prompt: str | None = None
+    # What edits bill, where it differs from `price` (an inpainting upstream may charge more than the
+    # model's generations): edits and variations bill `edit_price`, masked edits `inpaint_price` first.
+    edit_price: Price | None = None
+    inpaint_price: Price | None = None
+
+    def price_for(self, kind: str, masked: bool) -> Price:
+        if kind == "generation":
+            return self.price
+        if masked and self.inpaint_price is not None:
+            return self.inpaint_price
+        return self.edit_price or self.price
 
     @property
     def default_quality(self) -> str:

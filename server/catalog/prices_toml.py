@@ -1,6 +1,7 @@
 """Reading a price table from the catalog file into one of the three price models (pricing.py).
 
     price = { per_image = [{ size = "1024x1024", quality = "standard", usd = "0.040" }, ...] }
+    edit_price = { per_image = [...], input_mp = "0.005" }   (input_mp: per started input megapixel)
     [<table>.price.per_megapixel]  first_mp = "0.03"  extra_mp = "0.015"  input_mp = "0.015"
     [<table>.price.per_token]      text_input = "5.00"  image_input = "8.00"  image_output = "30.00"  (USD / 1M)
     [<table>.price.per_token.estimate]  output_per_megapixel = { low = 400, ... } | output_per_image = [[1.1, 1120], ...]
@@ -21,6 +22,8 @@ class PriceError(ValueError):
 
 
 def parse_price(raw: Any) -> Price:
+    if isinstance(raw, dict) and set(raw) == {"per_image", "input_mp"}:
+        return _per_image(raw["per_image"], _micros(raw, "input_mp"))
     if not isinstance(raw, dict) or len(raw) != 1:
         raise PriceError("price must name exactly one of per_image, per_megapixel, per_token")
     (kind, body), = raw.items()
@@ -37,7 +40,7 @@ def parse_price(raw: Any) -> Price:
     raise PriceError(f"unknown price model {kind!r}")
 
 
-def _per_image(rows: Any) -> PerImage:
+def _per_image(rows: Any, input_mp: int = 0) -> PerImage:
     if not isinstance(rows, list) or not rows:
         raise PriceError("per_image must be a list of {size, quality, usd}")
     prices: dict[tuple[str, str], int] = {}
@@ -48,7 +51,7 @@ def _per_image(rows: Any) -> PerImage:
         if key in prices:
             raise PriceError(f"price for {key} given twice")
         prices[key] = _micros(row, "usd")
-    return PerImage(prices)
+    return PerImage(prices, input_mp)
 
 
 def _micros(body: Any, name: str, required: bool = True) -> int:

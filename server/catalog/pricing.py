@@ -76,6 +76,9 @@ def _per_million(tokens: int, micros_per_million: int) -> int:
 @dataclass(frozen=True)
 class PerImage:
     prices: dict[tuple[str, str], int] = field(hash=False)
+    # Edit prices only: a surcharge per started megapixel of each input image, for upstreams that bill
+    # input images (gpt-image's image tokens), so sixteen inputs cannot cost us more than we bill.
+    input_mp: int = 0
 
     kind = "per_image"
 
@@ -86,11 +89,14 @@ class PerImage:
     def covers(self, size: str, quality: str) -> bool:
         return (size, quality) in self.prices or (ANY_SIZE, quality) in self.prices
 
+    def inputs(self, work: Work) -> int:
+        return sum(math.ceil(round(p / MEGAPIXEL, 6)) * self.input_mp for p in work.input_pixels)
+
     def estimate(self, work: Work) -> int:
-        return self.unit(work.size, work.quality) * work.n
+        return (self.unit(work.size, work.quality) + self.inputs(work)) * work.n
 
     def settle(self, work: Work, delivered: int, usage: TokenUsage | None = None) -> int:
-        return self.unit(work.size, work.quality) * delivered
+        return (self.unit(work.size, work.quality) + self.inputs(work)) * delivered
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.catalog import ModelSpec
-from server.catalog.pricing import TokenUsage, Work
+from server.catalog.pricing import Price, TokenUsage, Work
 from server.catalog.sizes import format_size
 from server.providers.base import GeneratedImage
 
@@ -61,6 +61,11 @@ class ImageRequest:
         return format_size(self.width, self.height)
 
     @property
+    def price(self) -> Price:
+        """What this request bills by: the model's price, or its edit / inpaint price (catalog data)."""
+        return self.model.price_for(self.kind if self.kind == GENERATION else EDIT, self.mask is not None)
+
+    @property
     def work(self) -> Work:
         """What the request asks for, as its price sees it."""
         return Work(n=self.n, width=self.width, height=self.height, quality=self.quality, size=self.size,
@@ -70,8 +75,8 @@ class ImageRequest:
     @property
     def estimate_micros(self) -> int:
         """The most this request can cost (reserved against a spend cap, held to max_cost_per_call)."""
-        return self.model.price.estimate(self.work)
+        return self.price.estimate(self.work)
 
     def cost_micros(self, delivered: int, usage: TokenUsage | None) -> int:
         """What `delivered` images cost, by the model's price (per-token prices from the upstream's usage)."""
-        return self.model.price.settle(self.work, delivered, usage)
+        return self.price.settle(self.work, delivered, usage)

@@ -79,7 +79,7 @@ def completed_events(valid: ImageRequest, images: tuple[GeneratedImage, ...],
 def token_usage(valid: ImageRequest, result: GenerationResult) -> pb.TokenUsage | None:
     """OpenAI's `usage` object, for models billed by the token (as OpenAI returns it for gpt-image)."""
     usage = result.usage
-    if usage is None or valid.model.price.kind != "per_token":
+    if usage is None or valid.price.kind != "per_token":
         return None
     return pb.TokenUsage(
         input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,

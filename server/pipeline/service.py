@@ -164,10 +164,13 @@ def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
                                           served_by=pb.ServedBy(provider=served.provider,
                                                                 upstream_model=served.upstream_model)
                                           if served else None))
+    for name in ("edit_price", "inpaint_price"):
+        edit = getattr(model, name)
+        if isinstance(edit, PerImage):
+            getattr(out, name).CopyFrom(pb.EditPrice(pricing=_prices(edit), input_megapixel_usd=edit.input_mp / MICROS))
     price = model.price
     if isinstance(price, PerImage):
-        out.pricing.extend(pb.Price(size=size, quality=quality, usd_per_image=micros / MICROS)
-                           for (size, quality), micros in price.prices.items())
+        out.pricing.extend(_prices(price))
     elif isinstance(price, PerMegapixel):
         out.megapixel_price.CopyFrom(pb.MegapixelPrice(first_megapixel_usd=price.first_mp / MICROS,
                                                        additional_megapixel_usd=price.extra_mp / MICROS,
@@ -178,6 +181,11 @@ def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
                                                image_output_usd=price.image_output / MICROS,
                                                text_output_usd=price.text_output / MICROS))
     return out
+
+
+def _prices(price: PerImage) -> list[pb.Price]:
+    return [pb.Price(size=size, quality=quality, usd_per_image=micros / MICROS)
+            for (size, quality), micros in price.prices.items()]
 
 
 def _day(day: dt.date | None) -> str:

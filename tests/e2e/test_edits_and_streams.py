@@ -101,7 +101,8 @@ def test_variations_make_n_images_of_the_size_asked_without_our_prompt(stack: St
         assert item.revised_prompt is None  # the variation prompt is catalog data, not the caller's
         assert fetched(stack, item.url or "").size == (256, 256)
     perf = result.model_extra["perf"]  # type: ignore[index]
-    assert perf["model_used"] == "dall-e-2" and perf["cost_usd"] == pytest.approx(0.032)
+    # dall-e-2 edit_price: $0.016 per 256x256 image plus $0.015 for the started input megapixel.
+    assert perf["model_used"] == "dall-e-2" and perf["cost_usd"] == pytest.approx(2 * (0.016 + 0.015))
 
 
 def test_a_streamed_generation_sends_partials_then_the_completed_image(stack: Stack, test_key: str) -> None:
@@ -253,3 +254,20 @@ def test_safety_identifier_is_recorded_as_the_end_user(stack: Stack, test_key: s
     with sqlite3.connect(stack.data_dir / "perf.sqlite3") as db:
         users = [db.execute("SELECT end_user FROM usage_ledger WHERE request_id = ?", (i,)).fetchone()[0] for i in ids]
     assert users == ["user-42", "user-43"]
+
+
+def test_edits_bill_their_own_price_where_the_catalog_gives_one(stack: Stack, test_key: str) -> None:
+    sdk = client(stack, test_key)
+    # dall-e-3 edits: the generation price plus $0.015 per started input megapixel (its upstream bills inputs).
+    two = sdk.images.edit(model="dall-e-3", image=[("a.png", png(1024, 1024)), ("b.png", png(1100, 1000))],
+                          prompt="p", size="1024x1024")
+    assert two.model_extra["perf"]["cost_usd"] == pytest.approx(0.040 + 0.015 + 2 * 0.015)  # type: ignore[index]
+    # flux-dev: a masked edit goes to an inpainting upstream that charges more than a generation.
+    masked = sdk.images.edit(model="flux-dev", image=("a.png", png()), mask=("m.png", left_half_mask()), prompt="p")
+    unmasked = sdk.images.edit(model="flux-dev", image=("a.png", png()), prompt="p")
+    assert masked.model_extra["perf"]["cost_usd"] == pytest.approx(0.060)  # type: ignore[index]
+    assert unmasked.model_extra["perf"]["cost_usd"] == pytest.approx(0.025)  # type: ignore[index]
+    listed = stack.get("/v1/models/flux-dev", key=test_key).json()
+    assert listed["inpaint_pricing"]["pricing"] == [{"size": "any", "quality": "standard", "usd_per_image": 0.06}]
+    assert "edit_pricing" not in listed
+    assert stack.get("/v1/models/dall-e-3", key=test_key).json()["edit_pricing"]["input_megapixel_usd"] == 0.015

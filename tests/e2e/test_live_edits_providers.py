@@ -126,7 +126,7 @@ def test_gemini_3_pro_image_edits_with_two_images_billed_by_its_tokens(live_stac
 W, H = 1216, 832
 MASKED = [  # model, fake, endpoint, upstream model, what we bill, what the upstream charges
     ("flux-pro", "bfl", "/v1/flux-pro-1.0-fill", "flux-pro-1.0-fill", 0.055, 0.05),
-    ("stable-diffusion-3", "stability", "/v2beta/stable-image/edit/inpaint", "inpaint", 0.035, 0.05),
+    ("stable-diffusion-3", "stability", "/v2beta/stable-image/edit/inpaint", "inpaint", 0.06, 0.05),  # inpaint_price: Stability charges 5 credits
     ("ideogram-2", "ideogram", "/v1/ideogram-v3/inpaint", "V_3", 0.040, 0.03),
 ]
 

@@ -246,7 +246,7 @@ class Price(_message.Message):
     def __init__(self, size: _Optional[str] = ..., quality: _Optional[str] = ..., usd_per_image: _Optional[float] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing", "lifecycle", "price_model", "megapixel_price", "token_price")
+    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing", "lifecycle", "price_model", "megapixel_price", "token_price", "edit_price", "inpaint_price")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +257,8 @@ class Model(_message.Message):
     PRICE_MODEL_FIELD_NUMBER: _ClassVar[int]
     MEGAPIXEL_PRICE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
+    EDIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    INPAINT_PRICE_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     created: int
@@ -267,7 +269,17 @@ class Model(_message.Message):
     price_model: str
     megapixel_price: MegapixelPrice
     token_price: TokenPrice
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., lifecycle: _Optional[_Union[Lifecycle, _Mapping]] = ..., price_model: _Optional[str] = ..., megapixel_price: _Optional[_Union[MegapixelPrice, _Mapping]] = ..., token_price: _Optional[_Union[TokenPrice, _Mapping]] = ...) -> None: ...
+    edit_price: EditPrice
+    inpaint_price: EditPrice
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., lifecycle: _Optional[_Union[Lifecycle, _Mapping]] = ..., price_model: _Optional[str] = ..., megapixel_price: _Optional[_Union[MegapixelPrice, _Mapping]] = ..., token_price: _Optional[_Union[TokenPrice, _Mapping]] = ..., edit_price: _Optional[_Union[EditPrice, _Mapping]] = ..., inpaint_price: _Optional[_Union[EditPrice, _Mapping]] = ...) -> None: ...
+
+class EditPrice(_message.Message):
+    __slots__ = ("pricing", "input_megapixel_usd")
+    PRICING_FIELD_NUMBER: _ClassVar[int]
+    INPUT_MEGAPIXEL_USD_FIELD_NUMBER: _ClassVar[int]
+    pricing: _containers.RepeatedCompositeFieldContainer[Price]
+    input_megapixel_usd: float
+    def __init__(self, pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., input_megapixel_usd: _Optional[float] = ...) -> None: ...
 
 class Lifecycle(_message.Message):
     __slots__ = ("status", "deprecated_on", "shutdown_on", "served_by")
