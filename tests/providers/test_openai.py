@@ -24,8 +24,9 @@ async def test_dalle3_is_served_by_gpt_image_2_with_translated_quality() -> None
     async with live("openai") as (provider, c):
         result = await provider.generate(job("dall-e-3", size="1792x1024", quality="hd", style="natural"))
     [sent] = seen(c.app)
+    # style has no GPT-image equivalent: not sent; the output the caller wants is asked for as such
     assert sent.body == {"model": "gpt-image-2", "prompt": "a red fox in snow", "n": 1, "size": "1792x1024",
-                         "quality": "high"}  # style has no GPT-image equivalent: not sent
+                         "quality": "high", "output_format": "png", "background": "auto"}
     assert sent.headers["Authorization"] == "Bearer test-key"
     [image] = result.images
     assert (image.width, image.height, image.mime) == (1792, 1024, "image/png")
