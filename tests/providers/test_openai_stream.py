@@ -113,6 +113,15 @@ async def test_moderation_inside_the_stream_is_content_policy_violation_and_not_
     assert partials == [] and len(c.charges) == 0
 
 
+@sync
+async def test_moderation_after_the_partials_is_content_policy_violation_too() -> None:
+    partials = Partials()
+    async with live("openai", stream_moderate_after_partials=True) as (provider, c):
+        with pytest.raises(ContentPolicyViolation):
+            await provider.generate(job("gpt-image-2", size="1024x1024", partial_images=2, on_partial=partials))
+    assert len(partials) == 2 and len(seen(c.app)) == 1 and len(c.charges) == 0
+
+
 @pytest.mark.parametrize(("knob", "message"), [("stream_drop_next", "connection failed mid-stream"),
                                                ("malformed_body_next", "malformed stream event|mid-stream")])
 @sync

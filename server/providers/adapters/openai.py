@@ -10,13 +10,14 @@ whole request with 400 `content_policy_violation` (DALL·E) or `moderation_block
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
-from server.errors import UpstreamError
+from server.errors import Timeout, UpstreamError
 from server.providers.adapters import openai_wire as wire
 from server.providers.adapters.openai_stream import Completed, read_image_stream
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult, UpstreamModel
@@ -25,8 +26,10 @@ from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, StreamedReply, Upstream, log_call
+from server.runtime.request_context import REQUEST_ID
 
 NAME = wire.NAME
+log = logging.getLogger("perf.upstream")
 # Where DALL·E `url` results live (Azure blob storage with a SAS signature).
 DOWNLOAD_HOSTS = ("oaidalleapiprodscus.blob.core.windows.net",)
 Body = bytes | Callable[[], aiohttp.FormData]
@@ -91,18 +94,28 @@ class OpenAIProvider:
         # Every event carries one image as base64: the partials and the final one, plus their JSON.
         event_cap = self._upstream.body_cap(1)
         total_cap = self._upstream.body_cap(1 + job.partial_images)
-        async with self._upstream.submit_stream(url, deadline=deadline, headers=headers, body=body,
-                                                max_bytes=total_cap, retry_delay=wire.retry_delay) as stream:
-            upstream_id = stream.reply.headers.get("x-request-id")
-            log_call(self.name, f"{job.kind} stream", stream.reply.status, upstream_id)
-            if stream.reply.status != 200:
-                raise wire.error_for(stream.reply)
-            if stream.content_type != "text/event-stream":
-                # Answered whole after all (no partial images): read it as the ordinary answer.
-                return await self._answered(job, await self._whole(stream), deadline)
-            done: Completed = await read_image_stream(
-                stream.chunks(), limits=self._limits, max_event_bytes=event_cap, on_partial=job.on_partial,
-                finish=functools.partial(self._conformed, job))
+        began = False  # a 200 arrived: from here on the work may be done and charged
+        try:
+            async with self._upstream.submit_stream(url, deadline=deadline, headers=headers, body=body,
+                                                    max_bytes=total_cap, retry_delay=wire.retry_delay) as stream:
+                upstream_id = stream.reply.headers.get("x-request-id")
+                log_call(self.name, f"{job.kind} stream", stream.reply.status, upstream_id)
+                if stream.reply.status != 200:
+                    raise wire.error_for(stream.reply)
+                began = True
+                if stream.content_type != "text/event-stream":
+                    # Answered whole after all (no partial images): read it as the ordinary answer.
+                    return await self._answered(job, await self._whole(stream), deadline)
+                done: Completed = await read_image_stream(
+                    stream.chunks(), limits=self._limits, max_event_bytes=event_cap, on_partial=job.on_partial,
+                    finish=functools.partial(self._conformed, job))
+        except (UpstreamError, Timeout) as failure:
+            if began:
+                # The ledger records no upstream cost for a failed request: this line is what is left to
+                # reconcile OpenAI's invoice with.
+                log.warning("upstream=%s stream failed after it began, possibly charged upstream_id=%s "
+                            "request_id=%s: %s", NAME, upstream_id or "-", REQUEST_ID.get() or "-", failure.message)
+            raise
         image = await self._conformed(job, done.image)
         return GenerationResult(images=(image,), model_used=job.upstream_model, revised_prompt=job.prompt,
                                 upstream_request_id=upstream_id, charged_images=1, usage=done.usage,

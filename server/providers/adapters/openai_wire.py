@@ -157,6 +157,6 @@ def error_from(status: int | None, error: dict[str, Any], retry_safe: bool | Non
     if status == 404:
         return ProviderUnavailable(f"{NAME} does not serve the configured model; the operator must "
                                    "repoint it in the catalog")
-    where = f"status {status}" if status is not None else "mid-stream"
-    return UpstreamError(f"{NAME} failed with {where}" + (f" ({str(code)[:100]})" if code else ""),
+    where = f"with status {status}" if status is not None else "mid-stream"
+    return UpstreamError(f"{NAME} failed {where}" + (f" ({str(code)[:100]})" if code else ""),
                          retry_safe=retry_safe)
