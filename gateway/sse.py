@@ -60,8 +60,8 @@ async def relay(request: web.Request, call: grpc.aio.UnaryStreamCall) -> web.Str
                 event = await call.read()
         except grpc.aio.AioRpcError as failure:
             error = from_rpc_error(failure, request[REQUEST_ID])
-            await response.write(frame("error", {"type": "error", "error": {
-                "type": error.type, "code": error.type, "message": error.message, "param": error.param}}))
+            # The documented error object, exactly as a JSON error carries it.
+            await response.write(frame("error", {"type": "error", **error.body()}))
         except ConnectionError:
             log.info("client left a stream request_id=%s", request[REQUEST_ID])
             return response

@@ -24,7 +24,7 @@ _DEPLOYMENT_KEYS = {"provider", "upstream_model", "quality", "style", "size", "p
                     "deprecated_on", "shutdown_on", "successor", "sources", "edit", "inpaint", "stream"}
 _MODEL_KEYS = {"created", "max_n", "sizes", "qualities", "styles", "deployments", "custom_sizes", "price", "sources",
                "output_formats", "backgrounds", "moderation", "input_fidelity", "size_auto", "variations",
-               "edit_price", "inpaint_price"}
+               "edit_price", "inpaint_price", "default_response_format"}
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 
@@ -104,6 +104,9 @@ def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
                    for name in ("edit_price", "inpaint_price") if name in spec}
     if any(not isinstance(p, PerImage) for p in edit_prices.values()):
         raise CatalogError(f"{where}: edit_price and inpaint_price are per_image tables (with an optional input_mp)")
+    response_format = spec.get("default_response_format", "url")
+    if response_format not in ("url", "b64_json"):
+        raise CatalogError(f"{where}: default_response_format must be url or b64_json")
     variations = spec.get("variations")
     if variations is not None and not (isinstance(variations, dict) and isinstance(variations.get("prompt"), str)):
         raise CatalogError(f"{where}: variations must be {{ prompt = \"...\" }} (variations are edits with it)")
@@ -116,7 +119,8 @@ def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
                      input_fidelity=_choice_list(where, spec, "input_fidelity", ("low", "high"), ()),
                      size_auto=bool(spec.get("size_auto", False)),
                      variation_prompt=variations["prompt"] if variations else None,
-                     edit_price=edit_prices.get("edit_price"), inpaint_price=edit_prices.get("inpaint_price"))
+                     edit_price=edit_prices.get("edit_price"), inpaint_price=edit_prices.get("inpaint_price"),
+                     default_response_format=response_format)
 
 
 def _choice_list(where: str, spec: dict[str, Any], name: str, allowed: tuple[str, ...],

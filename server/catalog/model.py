@@ -125,6 +125,9 @@ class ModelSpec:
     # model's generations): edits and variations bill `edit_price`, masked edits `inpaint_price` first.
     edit_price: Price | None = None
     inpaint_price: Price | None = None
+    # What an absent response_format means: `url` for the seed ids; `b64_json` for gpt-image models, as
+    # OpenAI answers them (code written against OpenAI reads data[0].b64_json).
+    default_response_format: str = "url"
 
     def price_for(self, kind: str, masked: bool) -> Price:
         if kind == "generation":

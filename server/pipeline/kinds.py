@@ -61,7 +61,7 @@ def validate_generation(request: pb.GenerateImagesRequest, rules: Rules, streami
         kind=GENERATION, prompt=prompt, model=model, n=n, requested_size=optional(request, "size") or "1024x1024",
         width=width, height=height, size_auto=auto, quality=quality_of(optional(request, "quality"), model),
         style=style_of(optional(request, "style"), model),
-        response_format=response_format_of(optional(request, "response_format")),
+        response_format=response_format_of(optional(request, "response_format"), model),
         user=user_of(optional(request, "user")), max_cost_per_call=optional(request, "max_cost_per_call"),
         output=output_of(model, optional(request, "output_format"), optional(request, "output_compression"),
                          optional(request, "background"), optional(request, "moderation")),
@@ -83,7 +83,7 @@ def validate_edit(request: pb.EditImagesRequest, rules: Rules, streaming: bool) 
     return budget(ImageRequest(
         kind=EDIT, prompt=prompt, model=model, n=n, requested_size=requested, width=width, height=height,
         size_auto=auto, quality=quality_of(optional(request, "quality"), model), style=model.default_style,
-        response_format=response_format_of(optional(request, "response_format")),
+        response_format=response_format_of(optional(request, "response_format"), model),
         user=user_of(optional(request, "user")), max_cost_per_call=optional(request, "max_cost_per_call"),
         output=output_of(model, optional(request, "output_format"), optional(request, "output_compression"),
                          optional(request, "background"), None),
@@ -102,7 +102,7 @@ def validate_variation(request: pb.CreateImageVariationRequest, rules: Rules, st
     return budget(ImageRequest(
         kind=VARIATION, prompt=model.variation_prompt, model=model, n=n, requested_size=requested, width=width,
         height=height, quality=model.default_quality, style=model.default_style,
-        response_format=response_format_of(optional(request, "response_format")),
+        response_format=response_format_of(optional(request, "response_format"), model),
         user=user_of(optional(request, "user")), max_cost_per_call=optional(request, "max_cost_per_call"),
         output=OutputSpec(), images=images))
 

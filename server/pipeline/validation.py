@@ -58,8 +58,8 @@ def style_of(style: str | None, model: ModelSpec) -> str | None:
     return model.default_style if style is None else style
 
 
-def response_format_of(response_format: str | None) -> str:
-    response_format = "url" if response_format is None else response_format
+def response_format_of(response_format: str | None, model: ModelSpec) -> str:
+    response_format = model.default_response_format if response_format is None else response_format
     if response_format not in RESPONSE_FORMATS:
         raise InvalidRequest(f"response_format must be one of {_choices(RESPONSE_FORMATS)}", param="response_format")
     return response_format

@@ -4,11 +4,16 @@
       retried  the connection was never established (DNS, refused, TLS, connect timeout): nothing
                was sent; a 429 whose delay fits the deadline: refused before any work was done
       never    anything once the request may have been received: 5xx, reset, broken body
+    submit_stream (the same POST, answered as a stream: OpenAI's `stream: true`)
+      retried  exactly as submit, and only before the status line: never once a byte of a 200 arrived
     get (polls and downloads change nothing upstream)
       retried  any transport failure, 429 and 5xx, until the deadline
 
     deadline passed → Timeout (504) · 429 beyond the deadline → ProviderUnavailable (503, retry_after)
     after-send failure → UpstreamError (502)
+
+A stream's deadline covers the whole of it, every event included, and its bytes are capped in total
+as any body is (the caller also caps each event, since only it knows where one ends).
 
 Everything else (status → error) is the adapter's own mapping, since only it knows its upstream.
 """
@@ -21,17 +26,17 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
-import orjson
 
 from server.errors import ProviderUnavailable, Timeout, UpstreamError
+from server.providers.replies import BodyTooLarge, Reply, StreamedReply, read_capped
 from server.runtime.request_context import REQUEST_ID
 
 log = logging.getLogger("perf.upstream")
+T = TypeVar("T")
 
 CONNECT_RETRIES = 2
 RATE_LIMIT_RETRIES = 3
@@ -63,31 +68,6 @@ class Deadline:
         if seconds >= self.remaining():
             raise Timeout(f"{what} did not finish before the deadline")
         await asyncio.sleep(seconds)
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
-    body: bytes
-
-    def json(self, upstream: str) -> dict[str, Any]:
-        """The body as a JSON object; a broken body after a 200 means the generation happened and was lost."""
-        try:
-            parsed = orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise UpstreamError(f"{upstream} returned a malformed response")
-        return parsed
-
-    def error_json(self) -> dict[str, Any]:
-        """Best-effort parse of an error body: {} when it is not a JSON object."""
-        try:
-            parsed = orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -157,12 +137,46 @@ class Upstream:
         """POST a generation; returns the reply for any status the adapter must map itself.
 
         `images` is how many inline images the answer may carry (it sets the body's byte cap)."""
+        cap = self.body_cap(images)
+        return await self._retrying(
+            lambda: self._once("POST", url, deadline, cap, headers=headers, data=_payload(body)), deadline, retry_delay)
+
+    @contextlib.asynccontextmanager
+    async def submit_stream(self, url: str, *, deadline: Deadline, headers: Mapping[str, str],
+                            body: bytes | Callable[[], aiohttp.FormData], max_bytes: int,
+                            retry_delay: Callable[[Reply], float | None] = default_retry_delay,
+                            ) -> AsyncIterator[StreamedReply]:
+        """POST a generation whose answer is a stream, retried as `submit` is, before any byte of a 200.
+
+        The whole `async with` block runs under the deadline (Timeout when it passes, whatever the block
+        was doing). Any status but 200 arrives with its body read under the usual cap, for the adapter
+        to map; a 200's body is read with `chunks()`, at most `max_bytes` in all."""
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise Timeout(f"{self.name} did not answer before the deadline")
+        scope = asyncio.timeout(remaining)
+        try:
+            async with scope:
+                opened = await self._retrying(lambda: self._open(url, headers, body), deadline, retry_delay)
+                if isinstance(opened, Reply):
+                    yield StreamedReply(self.name, opened, None, max_bytes)
+                    return
+                try:
+                    yield StreamedReply(self.name, Reply(opened.status, opened.headers, b""), opened, max_bytes)
+                finally:
+                    opened.release()  # unread bytes (a stream left early) close the connection
+        except TimeoutError:
+            if scope.expired():
+                raise Timeout(f"{self.name} did not finish before the deadline") from None
+            raise
+
+    async def _retrying(self, send: Callable[[], Awaitable[T]], deadline: Deadline,
+                        retry_delay: Callable[[Reply], float | None]) -> T:
+        """`send()` until it returns anything but a retryable 429, by the rules in the module docstring."""
         attempt = 0
         while True:
             try:
-                # A FormData can be sent once only, hence the factory for multipart bodies.
-                data = body if isinstance(body, bytes) else body()
-                reply = await self._once("POST", url, deadline, self.body_cap(images), headers=headers, data=data)
+                outcome = await send()
             except _NotSent as exc:
                 if attempt >= CONNECT_RETRIES:
                     raise UpstreamError(f"{self.name} could not be reached", retry_safe=True) from exc
@@ -170,15 +184,36 @@ class Upstream:
                 await deadline.sleep(random.uniform(0.1, 0.4) * 2**attempt, f"{self.name} request")
                 attempt += 1
                 continue
-            delay = retry_delay(reply) if reply.status == 429 else None
+            delay = retry_delay(outcome) if isinstance(outcome, Reply) and outcome.status == 429 else None
             if delay is None:
-                return reply
+                return outcome
             if attempt >= RATE_LIMIT_RETRIES or delay >= deadline.remaining():
                 raise ProviderUnavailable(f"{self.name} is rate limiting this gateway; retry later",
                                           retry_after=max(1.0, delay))
             log.info("upstream=%s 429, retrying in %.2fs", self.name, delay)
             await asyncio.sleep(delay)
             attempt += 1
+
+    async def _open(self, url: str, headers: Mapping[str, str],
+                    body: bytes | Callable[[], aiohttp.FormData]) -> Reply | aiohttp.ClientResponse:
+        """One streamed POST: a 200 still open (the caller releases it), any other status read and closed."""
+        try:
+            resp = await self.session.request("POST", url, allow_redirects=False, headers=headers,
+                                              data=_payload(body))
+        except aiohttp.ConnectionTimeoutError as exc:  # before ClientError: a connect timeout sent nothing
+            raise _NotSent(str(exc)) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _NotSent(str(exc)) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamError(f"{self.name} connection failed mid-request") from exc
+        if resp.status == 200:
+            return resp
+        try:
+            return Reply(resp.status, resp.headers, await self._read(resp, self.body_cap(0)))
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamError(f"{self.name} connection failed mid-request") from exc
+        finally:
+            resp.release()
 
     async def get(self, url: str, *, deadline: Deadline, headers: Mapping[str, str] | None = None) -> Reply:
         """One GET that only fails after retries; the caller reads status (4xx are not retried)."""
@@ -227,19 +262,8 @@ class Upstream:
             raise UpstreamError(f"{self.name} sent a body over the cap: {exc}") from None
 
 
-class BodyTooLarge(Exception):
-    """A body went past its byte cap; the message says by how much (for logs)."""
+def _payload(body: bytes | Callable[[], aiohttp.FormData]) -> bytes | aiohttp.FormData:
+    # A FormData can be sent once only, hence the factory for multipart bodies.
+    return body if isinstance(body, bytes) else body()
 
 
-async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    """The whole body, counted while it streams in: a lying or missing Content-Length does not matter."""
-    if resp.content_length is not None and resp.content_length > max_bytes:
-        raise BodyTooLarge(f"Content-Length {resp.content_length} exceeds {max_bytes}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge(f"body exceeds {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -67,7 +67,7 @@ def test_several_images_and_a_mask_with_webp_output(stack: Stack, test_key: str)
     three = [(f"in{i}.png", png(color=(i * 60, 10, 10))) for i in range(3)]
     result = sdk.images.edit(model="gpt-image-2", image=three, mask=("mask.png", left_half_mask()),
                              prompt="a lake at dawn", size="1024x1024", output_format="webp", output_compression=40,
-                             background="opaque")
+                             background="opaque", response_format="url")
     assert result.output_format == "webp" and result.background == "opaque" and result.size == "1024x1024"
     url = result.data[0].url or ""
     assert url.endswith(".webp")
@@ -271,3 +271,11 @@ def test_edits_bill_their_own_price_where_the_catalog_gives_one(stack: Stack, te
     assert listed["inpaint_pricing"]["pricing"] == [{"size": "any", "quality": "standard", "usd_per_image": 0.06}]
     assert "edit_pricing" not in listed
     assert stack.get("/v1/models/dall-e-3", key=test_key).json()["edit_pricing"]["input_megapixel_usd"] == 0.015
+
+
+def test_gpt_image_models_answer_b64_json_by_default_as_openai_does(stack: Stack, test_key: str) -> None:
+    sdk = client(stack, test_key)
+    gpt = sdk.images.generate(model="gpt-image-2", prompt="p", quality="low")
+    seed = sdk.images.generate(model="dall-e-3", prompt="p")
+    assert gpt.data[0].b64_json and gpt.data[0].url is None
+    assert seed.data[0].url and seed.data[0].b64_json is None  # the seed ids keep the seed's url default

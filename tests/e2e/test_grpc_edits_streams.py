@@ -52,14 +52,15 @@ def test_edit_and_variation_take_and_return_raw_bytes(stack: Stack, test_key: st
 
 def test_a_stream_over_grpc_sends_partial_bytes_then_the_completed_response(stack: Stack, test_key: str) -> None:
     events = asyncio.run(stream_events(stack, test_key, pb.GenerateImagesRequest(
-        prompt="a kite", model="gpt-image-2", partial_images=3, quality="low", size="1024x1024")))
+        prompt="a kite", model="gpt-image-2", partial_images=3, quality="low", size="1024x1024",
+        response_format="url")))
     assert [e.type for e in events] == ["image_generation.partial_image"] * 3 + ["image_generation.completed"]
     for event in events[:3]:
         assert Image.open(io.BytesIO(event.image)).size == (1024, 1024)
     final = events[-1]
     assert final.perf.request_id and final.perf.cost_usd > 0 and final.response.perf == final.perf
     assert Image.open(io.BytesIO(final.image)).size == (1024, 1024)
-    assert final.response.data[0].url  # the response as the unstreamed call would give it (url by default)
+    assert final.response.data[0].url  # the response as the unstreamed call would give it
 
 
 def test_a_bad_stream_fails_with_its_status_before_any_event(stack: Stack, test_key: str) -> None:

@@ -64,6 +64,9 @@ class Knobs:
     # The next N streams are charged, then the connection is cut after the partial images (no completed
     # event, no terminating chunk): what a client sees when the upstream dies mid-stream.
     stream_drop_next: int = 0
+    # Streams are refused by output moderation after their partial images: the moderation_blocked error
+    # frame comes where the completed event would, and nothing is charged.
+    stream_moderate_after_partials: bool = False
 
     def take(self, counter: str) -> bool:
         """Consume one unit of a ``*_next`` counter; True if it was armed."""

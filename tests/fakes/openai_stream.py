@@ -35,7 +35,10 @@ Failures after the 200, as the error frame both SDKs raise on (``openai.APIError
                                       "message": "...", "param": null}}
 
 then close. Output moderation on a stream is that frame with the ``moderation_blocked`` error body of a
-non-streamed request, sent before any partial image and not charged.
+non-streamed request, sent before any partial image and not charged. OpenAI does not document where in
+a stream its output moderation may strike; ``stream_moderate_after_partials`` sends the same frame after
+the partial images instead of the completed event (also not charged), so a client sees a refusal that
+arrives once the stream is under way.
 
 Knobs: ``stream_event_interval_s`` (pause before each event), ``stream_partials_sent`` (send fewer
 partials than asked for), ``stream_fail_next`` and ``fail_after_charge_next`` (charged, then the error
@@ -56,7 +59,7 @@ from aiohttp import web
 from . import base
 from .images import progressive
 from .knobs import Knobs
-from .openai_rules import ApiError
+from .openai_rules import ApiError, moderation_error
 
 STARTED: web.RequestKey[float] = web.RequestKey("started", float)
 PARTIAL_IMAGE_TOKENS = 100  # output image tokens each partial image adds (OpenAI's image generation guide)
@@ -124,6 +127,9 @@ async def respond(request: web.Request, knobs: Knobs, job: dict[str, Any], usage
         await send(frame(f"{kind}.partial_image", {"type": f"{kind}.partial_image",
                                                     "b64_json": base64.b64encode(frames[i]).decode(),
                                                     **common, "partial_image_index": i}))
+    if knobs.stream_moderate_after_partials:
+        await send(error_frame(moderation_error(job, request[base.REQUEST_ID], "output").body["error"]))
+        return resp
     final_usage = event_usage(usage, sent)
     charge(final_usage)  # the image exists now: whatever happens to the bytes, it is billed
     if knobs.take("stream_drop_next"):

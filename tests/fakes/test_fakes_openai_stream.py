@@ -159,7 +159,12 @@ async def test_stream_knobs() -> None:
         [(name, data)] = frames(raw)
         assert (r.status, name, data["error"]["code"]) == (200, "error", "moderation_blocked")
         assert not c.charges  # refused output is not billed
-        c.knobs.moderate_output_indexes, c.knobs.stream_partials_sent = set(), 1
+        c.knobs.moderate_output_indexes, c.knobs.stream_moderate_after_partials = set(), True
+        r, raw = await stream(c, {**STREAM, "partial_images": 2})
+        got = frames(raw)
+        assert [name for name, _ in got] == ["image_generation.partial_image"] * 2 + ["error"]
+        assert got[-1][1]["error"]["code"] == "moderation_blocked" and not c.charges
+        c.knobs.stream_moderate_after_partials, c.knobs.stream_partials_sent = False, 1
         _, raw = await stream(c, {**STREAM, "partial_images": 3})
         got = frames(raw)
         assert [d["type"] for _, d in got] == ["image_generation.partial_image", "image_generation.completed"]

@@ -15,6 +15,7 @@ const edited = await client.images.edit({
   prompt: "a red door",
   size: "1024x1024",
   output_format: "webp",
+  response_format: "url", // gpt-image-2 answers b64_json by default, as OpenAI does
 });
 console.log(JSON.stringify({ call: "edit", size: edited.size, output_format: edited.output_format,
                              url: edited.data[0].url, perf: edited.perf }));

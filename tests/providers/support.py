@@ -3,13 +3,14 @@
 ``async with live("openai", rate_limit_next=1) as (provider, c)`` serves the fake, builds the
 provider exactly as the server does (settings → registry → one session), and closes it after.
 ``job("dall-e-3", size="1792x1024")`` is a GenerationJob made by the real validation and routing;
-``edit_job("flux-pro", [png], mask=...)`` is the same for an edit (the router's checks included).
+``edit_job("flux-pro", [png], mask=m)`` and ``variation_job("dall-e-2", png)`` the same for edits
+and variations (the router's checks included). Pass ``on_partial`` to make the job of a streamed request.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -17,9 +18,10 @@ from typing import Any
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles
-from server.pipeline.kinds import Rules, validate_edit, validate_generation
+from server.pipeline.kinds import Rules, validate_edit, validate_generation, validate_variation
+from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import can_edit, live_job
-from server.providers.base import GenerationJob, Provider
+from server.providers.base import GenerationJob, PartialImage, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
 from tests.fakes import bfl, google, ideogram, openai, stability
@@ -61,24 +63,37 @@ async def live(kind: str, settings: dict[str, str] | None = None,
             await providers.close()
 
 
-def job(model: str, *, time_remaining: float | None = 10.0, **fields: Any) -> GenerationJob:
+OnPartial = Callable[[PartialImage], Awaitable[None]]
+
+
+def job(model: str, *, time_remaining: float | None = 10.0, on_partial: OnPartial | None = None,
+        **fields: Any) -> GenerationJob:
     valid = validate_generation(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"),
-                                                         model=model, **fields), Rules(CATALOG), False)
-    deployment = LIFECYCLES.serving(valid.model)
-    assert deployment is not None
-    return live_job(valid, deployment, time_remaining)
+                                                         model=model, **fields), Rules(CATALOG), on_partial is not None)
+    return _routed(valid, time_remaining, on_partial)
 
 
-def edit_job(model: str, images: list[bytes], *, mask: bytes | None = None, time_remaining: float | None = 10.0,
-             **fields: Any) -> GenerationJob:
-    request = pb.EditImagesRequest(prompt=fields.pop("prompt", "make it night"), model=model, images=images, **fields)
+def edit_job(model: str, images: Sequence[bytes], *, mask: bytes | None = None, time_remaining: float | None = 10.0,
+             on_partial: OnPartial | None = None, **fields: Any) -> GenerationJob:
+    request = pb.EditImagesRequest(prompt=fields.pop("prompt", "make it night"), model=model, images=list(images),
+                                   **fields)
     if mask is not None:
         request.mask = mask
-    valid = validate_edit(request, Rules(CATALOG), False)
+    return _routed(validate_edit(request, Rules(CATALOG), on_partial is not None), time_remaining, on_partial)
+
+
+def variation_job(model: str, image: bytes, *, time_remaining: float | None = 10.0, **fields: Any) -> GenerationJob:
+    valid = validate_variation(pb.CreateImageVariationRequest(image=image, model=model, **fields), Rules(CATALOG),
+                               False)
+    return _routed(valid, time_remaining, None)
+
+
+def _routed(valid: ImageRequest, time_remaining: float | None, on_partial: OnPartial | None) -> GenerationJob:
     deployment = LIFECYCLES.serving(valid.model)
     assert deployment is not None
-    can_edit(valid, deployment)
-    return live_job(valid, deployment, time_remaining)
+    if valid.images:
+        can_edit(valid, deployment)  # as the router checks before any job is made
+    return live_job(valid, deployment, time_remaining, on_partial)
 
 
 def repointed(base: GenerationJob, **changes: Any) -> GenerationJob:

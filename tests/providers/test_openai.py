@@ -3,10 +3,12 @@ class with the upstream's charge log counted."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import pytest
 from aiohttp import web
+from PIL import Image
 
 from server.errors import ContentPolicyViolation, ModelGone, ProviderUnavailable, Timeout, UpstreamError
 from server.providers.registry import start_live_providers
@@ -24,8 +26,9 @@ async def test_dalle3_is_served_by_gpt_image_2_with_translated_quality() -> None
     async with live("openai") as (provider, c):
         result = await provider.generate(job("dall-e-3", size="1792x1024", quality="hd", style="natural"))
     [sent] = seen(c.app)
+    # style has no GPT-image equivalent: not sent; the output the caller wants is asked for as such
     assert sent.body == {"model": "gpt-image-2", "prompt": "a red fox in snow", "n": 1, "size": "1792x1024",
-                         "quality": "high"}  # style has no GPT-image equivalent: not sent
+                         "quality": "high", "output_format": "png", "background": "auto"}
     assert sent.headers["Authorization"] == "Bearer test-key"
     [image] = result.images
     assert (image.width, image.height, image.mime) == (1792, 1024, "image/png")
@@ -168,3 +171,28 @@ async def test_a_shut_down_model_is_model_gone_and_the_listing_carries_shutdown_
         listed = {m.id: m.shutdown_date for m in await provider.list_models()}  # type: ignore[attr-defined]
     assert gone.value.retry_safe is True and len(c.charges) == 0
     assert "gpt-image-2" not in listed and listed["gpt-image-1-mini"] == "2026-12-01"
+
+
+@sync
+async def test_gpt_image_output_parameters_are_passed_through_and_the_background_reported() -> None:
+    async with live("openai") as (provider, c):
+        result = await provider.generate(job("gpt-image-2", size="1024x1024", quality="low", output_format="webp",
+                                             output_compression=50, background="transparent", moderation="low"))
+    sent = seen(c.app)[0].body
+    assert {k: sent[k] for k in ("output_format", "output_compression", "background", "moderation")} == \
+        {"output_format": "webp", "output_compression": 50, "background": "transparent", "moderation": "low"}
+    [image] = result.images
+    assert image.mime == "image/webp" and result.background == "transparent"
+    with Image.open(io.BytesIO(image.data)) as decoded:
+        assert decoded.mode == "RGBA" and decoded.getchannel("A").getextrema() == (0, 255)
+
+
+@sync
+async def test_size_auto_is_asked_for_as_auto_and_not_conformed() -> None:
+    made = job("gpt-image-2", size="auto")
+    assert made.size_auto and (made.width, made.height) == (1536, 1024)
+    async with live("openai") as (provider, c):
+        result = await provider.generate(made)
+    assert seen(c.app)[0].body["size"] == "auto"
+    assert [(i.width, i.height) for i in result.images] == [(1024, 1024)]  # what the upstream chose
+    assert result.background == "opaque"
