@@ -5,11 +5,15 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import orjson
+
+from contract import image_urls
 from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.records import ApiKey, LedgerEntry
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
+from server.pipeline.validation import MAX_PROMPT_CHARS  # a refused longer prompt is kept cut to it
 
 
 def storable(text: str, limit: int) -> str:
@@ -35,6 +39,9 @@ class LedgerDraft:
     upstream_cost_micros: int = 0
     status: str = "ok"
     error_type: str = ""
+    # For the operator's gallery (server/admin/): what was asked and which stored images answered it.
+    prompt: str = ""
+    images: tuple[str, ...] = ()
 
     @classmethod
     def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest,
@@ -44,7 +51,7 @@ class LedgerDraft:
         model = storable(request.model, 64) if request.HasField("model") else default_model
         return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=model,
                    n_requested=request.n, size=storable(request.size, 32), quality=storable(request.quality, 32),
-                   end_user=storable(request.user, 256))
+                   end_user=storable(request.user, 256), prompt=storable(request.prompt, MAX_PROMPT_CHARS))
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
@@ -58,6 +65,15 @@ class LedgerDraft:
     def delivered(self, images: int, cost_micros: int, upstream_model: str, upstream_cost_micros: int = 0) -> None:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
         self.upstream_cost_micros = upstream_cost_micros
+
+    def stored(self, delivered: list[pb.Image]) -> None:
+        """The stored images' names, read back from the signed URLs just minted (b64_json stores none)."""
+        names = []
+        for image in delivered:
+            match = image_urls.PATH.search(image.url) if image.url else None
+            if match:
+                names.append(f"{match['image_id']}.{match['ext']}")
+        self.images = tuple(names)
 
     def replayed(self) -> None:
         """An Idempotency-Key retry answered from the stored response: nothing generated, nothing billed."""
@@ -78,4 +94,5 @@ class LedgerDraft:
             billed_micros=0 if self.key.is_test else self.cost_micros, latency_ms=latency_ms,
             status=self.status, error_type=self.error_type, end_user=self.end_user, created_at=int(now),
             day=time.strftime("%Y-%m-%d", time.gmtime(now)), deployment=self.deployment,
-            upstream_cost_micros=self.upstream_cost_micros)
+            upstream_cost_micros=self.upstream_cost_micros, prompt=self.prompt,
+            images=orjson.dumps(self.images).decode() if self.images else "")

@@ -48,6 +48,9 @@ class LedgerEntry:
     day: str
     deployment: str = ""
     upstream_cost_micros: int = 0  # what the upstream charged us (its figure, else its list price)
+    # For the operator's gallery: the prompt, and the stored images as a JSON list of "img_….png".
+    prompt: str = ""
+    images: str = ""
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class Pipeline:
                 if not images:
                     raise UpstreamError("the provider returned no images")
                 data = await self._delivery.deliver(images, valid.response_format, result.revised_prompt)
+                draft.stored(data)
             # Only delivered images are billed (an upstream may withhold some).
             cost_micros = valid.cost_micros(len(images), result.usage)
             draft.delivered(len(images), cost_micros, result.model_used, _upstream_cost(valid, route, result))
