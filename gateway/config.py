@@ -25,13 +25,16 @@ class GatewaySettings:
     # Above the usual load balancer idle timeouts (60 s), so the balancer, not us, closes first.
     keepalive_timeout_s: float = 75.0
     access_log: bool = False
+    # Where our image URLs point (as the server's PERF_PUBLIC_URL): the console's CSP admits images from it.
+    public_url: str = "http://127.0.0.1:8080"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         env = os.environ if env is None else env
+        http_port = int(env.get("PERF_HTTP_PORT", str(cls.http_port)))
         return cls(
             http_host=env.get("PERF_HTTP_HOST", cls.http_host),
-            http_port=int(env.get("PERF_HTTP_PORT", str(cls.http_port))),
+            http_port=http_port,
             grpc_target=env.get("PERF_GRPC_TARGET", f"127.0.0.1:{env.get('PERF_GRPC_PORT', '50051')}"),
             request_timeout_s=float(env.get("PERF_REQUEST_TIMEOUT_SECONDS", str(cls.request_timeout_s))),
             max_body_bytes=int(env.get("PERF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
@@ -40,4 +43,5 @@ class GatewaySettings:
             body_read_timeout_s=float(env.get("PERF_BODY_READ_TIMEOUT_SECONDS", str(cls.body_read_timeout_s))),
             keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
+            public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
         )

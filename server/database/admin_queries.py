@@ -17,7 +17,8 @@ _GENERATION_COLUMNS = ("l.id, l.request_id, l.key_id, COALESCE(k.name, ''), l.mo
 
 def generations(query: GenerationQuery) -> tuple[str, tuple[object, ...]]:
     """Ledger rows newest first (created_at, then id, both descending: a stable order for cursors)."""
-    where, args = ["l.day >= ?", "l.day <= ?"], [query.start_day, query.end_day]
+    where: list[str] = ["l.day >= ?", "l.day <= ?"]
+    args: list[object] = [query.start_day, query.end_day]
     for column, value in (("l.key_id", query.key_id), ("l.model", query.model), ("l.status", query.status)):
         if value:
             where.append(f"{column} = ?")
@@ -32,7 +33,8 @@ def generations(query: GenerationQuery) -> tuple[str, tuple[object, ...]]:
 
 
 def error_counts(start_day: str, end_day: str, key_id: str, mode: str) -> tuple[str, tuple[object, ...]]:
-    where, args = ["day >= ?", "day <= ?", "status = 'error'"], [start_day, end_day]
+    where: list[str] = ["day >= ?", "day <= ?", "status = 'error'"]
+    args: list[object] = [start_day, end_day]
     for column, value in (("key_id", key_id), ("mode", mode)):
         if value:
             where.append(f"{column} = ?")

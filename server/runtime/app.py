@@ -16,6 +16,8 @@ from server.accounting.holds import Accountant
 from server.accounting.restore import restore_limiter
 from server.accounting.spool import LedgerSpool
 from server.accounting.tiers import load_tiers
+from server.admin.auth import AdminGate, AdminToken, FailureLimiter
+from server.admin.service import ADMIN_SERVICE_NAME, AdminDeps, add_admin_service
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles, check_lifecycle
 from server.database import Store, open_store
@@ -33,7 +35,7 @@ from server.providers.sandbox import SandboxProvider
 from server.runtime.config import ServerSettings
 from server.runtime.housekeeping import replay_spool_forever, sweep_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
-from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
+from server.runtime.interceptors import AdminAuthInterceptor, AuthInterceptor, RequestContextInterceptor
 from server.storage.local import LocalImageStore
 from server.storage.signing import UrlSigner
 
@@ -101,18 +103,26 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
+    # Without a token the admin API still exists, to answer NOT_FOUND (not UNIMPLEMENTED) for every method.
+    admin_gate = AdminGate(AdminToken(settings.admin_token, keys.key_pepper) if settings.admin_token else None,
+                           FailureLimiter(limit=settings.admin_failures_per_minute))
     server = grpc.aio.server(
-        interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
+        interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper)),
+                      AdminAuthInterceptor(admin_gate)],
         options=options)
     pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),
                                                server)
+    add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
+                                        frozenset(live.providers)))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        admin = (ADMIN_SERVICE_NAME,) if admin_gate.enabled else ()  # not advertised while it answers 404
+        reflection.enable_server_reflection((SERVICE_NAME, *admin, health.SERVICE_NAME, reflection.SERVICE_NAME),
+                                            server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.providers.settings import ProviderSettings
+from server.providers.settings import ProviderSettings, read_setting
 
 MIB = 1024 * 1024
 
@@ -49,6 +49,11 @@ class ServerSettings:
     catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+    # The admin API's token (PERF_ADMIN_TOKEN or PERF_ADMIN_TOKEN_FILE); None: the admin API answers 404.
+    # Kept out of repr so the settings can never print it.
+    admin_token: str | None = field(default=None, repr=False)
+    # Failed admin sign-ins allowed per client address per rolling minute (then 429).
+    admin_failures_per_minute: int = 10
 
     def today(self) -> dt.date:
         """The date lifecycle routing uses: UTC today, unless a test fixed it."""
@@ -83,4 +88,7 @@ class ServerSettings:
             fixed_today=dt.date.fromisoformat(env["PERF_LIFECYCLE_TODAY"]) if env.get("PERF_LIFECYCLE_TODAY") else None,
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
+            admin_token=read_setting(env, "PERF_ADMIN_TOKEN", secret=True),
+            admin_failures_per_minute=int(env.get("PERF_ADMIN_MAX_FAILURES_PER_MINUTE",
+                                                  str(cls.admin_failures_per_minute))),
         )
