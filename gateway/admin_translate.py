@@ -153,6 +153,8 @@ def usage_response(usage: apb.Usage) -> bytes:
         "keys": [{"key_id": k.key_id, "name": k.name, "mode": k.mode, **_totals(k.totals)} for k in usage.keys],
         "errors": [{"type": e.type, "requests": e.requests} for e in usage.errors],
         "rate_limited_requests": usage.rate_limited_requests,
+        "key_models": [{"key_id": k.key_id, "name": k.name, "mode": k.mode, "model": k.model, **_totals(k.totals)}
+                       for k in usage.key_models],
     })
 
 

@@ -34,8 +34,10 @@ async def usage_report(store: Store, request: apb.UsageRequest, today: dt.date) 
         names = {key.id: key.name for key in await store.list_keys()}
     summary = summarise(rows)
     per_key: dict[tuple[str, str], Totals] = {}
+    per_key_model: dict[tuple[str, str, str], Totals] = {}
     for row in rows:
         per_key.setdefault((row.key_id, row.mode), Totals()).add(row)
+        per_key_model.setdefault((row.key_id, row.mode, row.model), Totals()).add(row)
     return apb.Usage(
         start=start, end=end, totals=usage_totals(summary.totals),
         days=[pb.DailyUsage(date=d, totals=usage_totals(t)) for d, t in sorted(summary.days.items())],
@@ -45,4 +47,6 @@ async def usage_report(store: Store, request: apb.UsageRequest, today: dt.date) 
         keys=[apb.KeyUsage(key_id=k, name=names.get(k, ""), mode=m, totals=usage_totals(t))
               for (k, m), t in sorted(per_key.items(), key=lambda item: (-item[1].billed_micros, item[0]))],
         errors=[apb.ErrorCount(type=e.error_type, requests=e.requests) for e in errors],
-        rate_limited_requests=sum(e.requests for e in errors if e.error_type == RATE_LIMITED))
+        rate_limited_requests=sum(e.requests for e in errors if e.error_type == RATE_LIMITED),
+        key_models=[apb.KeyModelUsage(key_id=k, name=names.get(k, ""), mode=m, model=model, totals=usage_totals(t))
+                    for (k, m, model), t in sorted(per_key_model.items())])

@@ -136,7 +136,7 @@ class ErrorCount(_message.Message):
     def __init__(self, type: _Optional[str] = ..., requests: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("start", "end", "totals", "days", "models", "providers", "keys", "errors", "rate_limited_requests")
+    __slots__ = ("start", "end", "totals", "days", "models", "providers", "keys", "errors", "rate_limited_requests", "key_models")
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +146,7 @@ class Usage(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMITED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    KEY_MODELS_FIELD_NUMBER: _ClassVar[int]
     start: str
     end: str
     totals: _image_service_pb2.UsageTotals
@@ -155,7 +156,22 @@ class Usage(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[KeyUsage]
     errors: _containers.RepeatedCompositeFieldContainer[ErrorCount]
     rate_limited_requests: int
-    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., totals: _Optional[_Union[_image_service_pb2.UsageTotals, _Mapping]] = ..., days: _Optional[_Iterable[_Union[_image_service_pb2.DailyUsage, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[_image_service_pb2.ModelUsage, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[_image_service_pb2.ProviderUsage, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyUsage, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ErrorCount, _Mapping]]] = ..., rate_limited_requests: _Optional[int] = ...) -> None: ...
+    key_models: _containers.RepeatedCompositeFieldContainer[KeyModelUsage]
+    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., totals: _Optional[_Union[_image_service_pb2.UsageTotals, _Mapping]] = ..., days: _Optional[_Iterable[_Union[_image_service_pb2.DailyUsage, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[_image_service_pb2.ModelUsage, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[_image_service_pb2.ProviderUsage, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyUsage, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ErrorCount, _Mapping]]] = ..., rate_limited_requests: _Optional[int] = ..., key_models: _Optional[_Iterable[_Union[KeyModelUsage, _Mapping]]] = ...) -> None: ...
+
+class KeyModelUsage(_message.Message):
+    __slots__ = ("key_id", "name", "mode", "model", "totals")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    name: str
+    mode: str
+    model: str
+    totals: _image_service_pb2.UsageTotals
+    def __init__(self, key_id: _Optional[str] = ..., name: _Optional[str] = ..., mode: _Optional[str] = ..., model: _Optional[str] = ..., totals: _Optional[_Union[_image_service_pb2.UsageTotals, _Mapping]] = ...) -> None: ...
 
 class ListGenerationsRequest(_message.Message):
     __slots__ = ("key_id", "model", "status", "start", "end", "limit", "cursor")

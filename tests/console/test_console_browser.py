@@ -1,0 +1,195 @@
+"""The operator console in headless Chromium against the real gateway and server (tests/stack.py).
+
+Each test signs in as a person would and checks what the page shows against what the API and the
+ledger (the SQLite file itself) say. Screenshots of every page go to the folder the `screenshots`
+fixture prints. Skipped, with the reason, where chromium or chromium-driver is not installed.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+
+from tests.console.pages import Console
+
+GEN = "/v1/images/generations"
+SCRIPT_PROMPT = 'a fox <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2"> in snow'
+
+
+def _number(text: str) -> float:
+    return float(text.replace("$", "").replace(",", "").strip())
+
+
+def test_sign_in_refuses_a_wrong_token_then_accepts_the_right_one(console: Console) -> None:
+    console.sign_in("not-the-admin-token-at-all")
+    assert console.text("#sign-in-error") == "That token was not accepted."
+    assert not console.visible("#nav")
+    console.sign_in()
+    console.wait(lambda: console.visible("#overview-body .cards"))
+    # Kept in this tab's sessionStorage only: never in the URL, never in a cookie or localStorage.
+    assert console.script("return sessionStorage.getItem('perf.console.admin-token')") == "console-test-admin-token-5f0c2a9e"
+    assert "token" not in console.driver.current_url
+    assert console.script("return document.cookie + JSON.stringify(localStorage)") == "{}"
+    assert console.csp_violations() == [] and console.stray_values() == []
+
+
+def test_key_created_in_the_ui_works_on_the_api_until_revoked_in_the_ui(console: Console) -> None:
+    console.open("keys", "#create-key")
+    console.css("#create-name").send_keys("<b>billing</b> app")
+    console.css("#create-minute").send_keys("40")
+    console.css("#create-cap").send_keys("12.5")
+    console.css("#create-submit").click()
+    secret = console.text("#new-secret")
+    assert secret.startswith("pk_test_") and len(secret) == 48
+    assert console.css("#copy-secret").is_displayed()
+    console.shot("keys")
+
+    reply = console.stack.post(GEN, {"prompt": "made with a key from the console", "model": "dall-e-2",
+                                     "size": "256x256"}, key=secret)
+    assert reply.status == 200, reply.body
+
+    key = next(k for k in console.admin("GET", "keys").json()["data"] if k["hint"] == f"{secret[:12]}…{secret[-4:]}")
+    assert (key["name"], key["minute_limit"], key["monthly_cap_usd"]) == ("<b>billing</b> app", 40, 12.5)
+    row = console.wait(lambda: console.visible(f"tr[data-key-id='{key['id']}']"))
+    assert row.find_element("css selector", ".key-name").text == "<b>billing</b> app"  # the name as text
+    assert row.find_elements("css selector", "b") == []
+
+    # The secret is shown once: after "Done" and a reload it is nowhere on the page.
+    console.css("#secret-done").click()
+    console.open("keys", f"tr[data-key-id='{key['id']}']")
+    assert secret not in console.driver.page_source
+
+    console.css(f"tr[data-key-id='{key['id']}'] button.revoke").click()
+    console.driver.switch_to.alert.accept()
+    assert console.text("#key-notices") == f"Revoked {key['id']}."
+    refused = console.stack.post(GEN, {"prompt": "after revocation", "model": "dall-e-2", "size": "256x256"},
+                                 key=secret)
+    assert refused.status == 401 and refused.json()["error"]["type"] == "authentication_error"
+    actions = [(e["action"], e["target"]) for e in console.admin("GET", "audit").json()["data"]]
+    assert ("key.create", key["id"]) in actions and ("key.revoke", key["id"]) in actions
+    assert console.csp_violations() == [] and console.stray_values() == []
+
+
+def test_playground_generates_with_a_test_key_and_the_gallery_shows_the_prompt_as_text(console: Console) -> None:
+    console.open("playground", "#playground-create-key")
+    console.css("#playground-create-key").click()
+    assert console.text("#playground-key-status").endswith("(test: sandbox, never billed)")
+    model = console.wait(lambda: console.visible("#playground-model"))
+    from selenium.webdriver.support.ui import Select
+
+    Select(model).select_by_value("dall-e-2")
+    Select(console.wait(lambda: console.visible("#playground-size"))).select_by_value("256x256")
+    n = console.css("#playground-n")
+    n.clear()
+    n.send_keys("2")
+    console.css("#playground-prompt").send_keys(SCRIPT_PROMPT)
+    # dall-e-2 256x256 is $0.016 an image (server/catalog/models.toml), so two are $0.032 before sending.
+    assert console.text("#playground-price") == "Price: $0.0320 for 2 image(s)"
+    console.css("#playground-generate").click()
+    images = console.wait(lambda: [i for i in console.all("#playground-images img") if console.image_loaded(i)])
+    assert len(images) == 2
+    perf = console.json_of("#playground-perf")["perf"]
+    assert perf["cost_usd"] == 0.032 and perf["size"] == "256x256" and perf["request_id"].startswith("req_img_")
+    console.shot("playground")
+
+    console.open("gallery", "#gallery-grid .tile")
+    tile = console.wait(lambda: next((t for t in console.all("#gallery-grid .tile")
+                                      if t.find_element("css selector", ".prompt").text == SCRIPT_PROMPT), None))
+    thumb = tile.find_element("css selector", "img.thumb")
+    console.wait(lambda: console.image_loaded(thumb))
+    assert "dall-e-2 · 256x256 · $0.0320" in tile.text and "console playground" in tile.text
+    # The markup in the prompt is characters on the page, never elements, and never ran.
+    assert console.all("#gallery-grid script") == [] and console.all("#gallery-grid .prompt img") == []
+    assert console.script("return window.__pwned === undefined")
+    console.shot("gallery")
+    tile.click()
+    detail = console.wait(lambda: console.visible("#generation-detail"))
+    assert detail.find_element("css selector", ".prompt").text == SCRIPT_PROMPT
+    full = detail.find_elements("css selector", "img.full")
+    assert len(full) == 2 and console.wait(lambda: all(console.image_loaded(i) for i in full))
+    shown = console.json_of("#generation-detail pre.perf")["perf"]
+    assert shown["request_id"] == perf["request_id"] and shown["cost_usd"] == 0.032
+    console.shot("gallery-detail")
+    assert console.script("return window.__pwned === undefined")
+    assert console.csp_violations() == [] and console.stray_values() == []
+
+
+def test_overview_numbers_equal_the_ledger(console: Console) -> None:
+    stack = console.stack
+    limited = console.admin("POST", "keys", {"mode": "test", "tier": "free", "minute_limit": 1}).json()["secret"]
+    assert stack.post(GEN, {"prompt": "one", "model": "dall-e-2", "size": "256x256"}, key=limited).status == 200
+    assert stack.post(GEN, {"prompt": "two", "model": "dall-e-2", "size": "256x256"}, key=limited).status == 429
+    assert stack.post(GEN, {"prompt": "bad size", "model": "dall-e-3", "size": "7x7"}, key=limited).status == 400
+
+    console.open("overview", "#total-requests")
+    shown = {name: _number(console.text(f"#total-{name} .value"))
+             for name in ("requests", "failed", "images", "billed", "upstream", "list-price", "rate-limited")}
+    with sqlite3.connect(stack.data_dir / "perf.sqlite3") as db:
+        requests, failed, images, cost, billed, upstream, limited_rows = db.execute(
+            "SELECT count(*), sum(status NOT IN ('ok', 'replayed')), sum(n_delivered), sum(cost_micros), "
+            "sum(billed_micros), sum(upstream_cost_micros), sum(error_type = 'rate_limit_exceeded') "
+            "FROM usage_ledger").fetchone()
+    assert requests >= 5 and limited_rows >= 1 and failed >= 2
+    assert shown["requests"] == requests and shown["failed"] == failed and shown["images"] == images
+    assert shown["rate-limited"] == limited_rows
+    assert round(shown["list-price"] * 1e6) == cost and round(shown["billed"] * 1e6) == billed
+    assert round(shown["upstream"] * 1e6) == upstream
+    api = console.admin("GET", "usage").json()
+    assert api["totals"]["requests"] == requests and api["rate_limited_requests"] == limited_rows
+    errors = {row.find_elements("css selector", "td")[0].text: int(row.find_elements("css selector", "td")[1].text)
+              for row in console.all("#errors-table tbody tr")}
+    assert errors == {e["type"]: e["requests"] for e in api["errors"]}
+    assert errors["rate_limit_exceeded"] == limited_rows and errors["invalid_request"] >= 1
+    assert len(console.all("#chart-volume canvas")) >= 1 and len(console.all("#chart-money canvas")) >= 1
+    console.shot("overview")
+    assert console.csp_violations() == [] and console.stray_values() == []
+
+
+def test_usage_page_and_its_csv_match_the_api(console: Console) -> None:
+    console.open("usage", "#csv-download")
+    api = console.admin("GET", "usage").json()
+    saved = console.download(console.css("#csv-download"), f"usage-{api['start']}-{api['end']}.csv")
+    rows = list(csv.DictReader(io.StringIO(saved)))
+    assert len(rows) == len(api["key_models"]) > 0
+    for row, expected in zip(rows, api["key_models"]):
+        assert (row["key_id"], row["model"], int(row["requests"]), int(row["images"])) == \
+               (expected["key_id"], expected["model"], expected["requests"], expected["images"])
+        assert float(row["cost_usd"]) == round(expected["cost_usd"], 6)
+    assert len(console.all("#usage-keys tbody tr")) == len(api["keys"])
+    console.shot("usage")
+    assert console.csp_violations() == [] and console.stray_values() == []
+
+
+def test_models_page_shows_capabilities_prices_and_lifecycle(console: Console) -> None:
+    console.open("models", "#models-catalog")
+    catalog = console.admin("GET", "models").json()
+    assert len(console.all("#models-catalog tbody tr")) == len(catalog["data"])
+    page = console.css("#models-catalog").text
+    assert "dall-e-3" in page and "1024x1024 hd: $0.0800" in page
+    warned = [e for e in catalog["data"] if e["warning"]]
+    if warned:  # depends on the catalog's dates; when there are any, they are on the page
+        assert warned[0]["warning"] in console.text("#lifecycle-warnings")
+    assert "not built yet" in console.css("#providers-table").text
+    console.shot("models")
+    assert console.csp_violations() == [] and console.stray_values() == []
+
+
+def test_console_is_served_with_strict_headers_and_cached_by_content(console: Console) -> None:
+    stack = console.stack
+    index = stack.get("/console/")
+    policy = index.headers["content-security-policy"]
+    for directive in ("default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
+                      f"img-src 'self' {stack.base_url}"):
+        assert directive in policy
+    assert "unsafe" not in policy
+    assert index.headers["x-frame-options"] == "DENY" and index.headers["x-content-type-options"] == "nosniff"
+    assert index.headers["cache-control"] == "no-cache"
+    asset = next(part.split('"')[0] for part in index.body.decode().split('src="')[1:] if "js/app.js" in part)
+    served = stack.get(asset)
+    assert served.status == 200 and "immutable" in served.headers["cache-control"]
+    assert served.headers["content-type"].startswith("text/javascript")
+    build = asset.split("/")[3]
+    assert stack.get(asset.replace(build, "0" * len(build))).status == 404
+    assert index.headers["etag"].strip('"') == build
+    # No inline script anywhere in the page: every script has a src on our own origin.
+    assert "<script>" not in index.body.decode() and "onload=" not in index.body.decode()
