@@ -1,7 +1,6 @@
 """The ledger record of one generation request, filled in as the request progresses."""
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ import orjson
 from contract import image_urls
 from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
+from server.database.ids import ordered_id
 from server.database.records import ApiKey, LedgerEntry
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
@@ -49,7 +49,8 @@ class LedgerDraft:
         # Raw values until validation succeeds: a refused request is recorded as it was asked, in a
         # form every store can hold (a NUL would make PostgreSQL refuse the whole row).
         model = storable(request.model, 64) if request.HasField("model") else default_model
-        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, model=model,
+        # Time-ordered (and as long as the random ids before): the gallery lists rows newest first.
+        return cls(id=ordered_id("led_"), request_id=request_id, key=key, model=model,
                    n_requested=request.n, size=storable(request.size, 32), quality=storable(request.quality, 32),
                    end_user=storable(request.user, 256), prompt=storable(request.prompt, MAX_PROMPT_CHARS))
 

@@ -1,7 +1,6 @@
 """The audit log of admin actions: who (the token's fingerprint), what, on what, when, from where."""
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
@@ -12,6 +11,7 @@ from server.admin.auth import current_admin
 from server.admin.cursors import decode_cursor, encode_cursor, page_limit
 from server.database import Store
 from server.database.admin_records import AuditEvent
+from server.database.ids import ordered_id
 from server.runtime.outages import backend
 from server.runtime.request_context import REQUEST_ID
 
@@ -25,7 +25,7 @@ class AuditLog:
     async def record(self, action: str, target: str, detail: dict[str, Any]) -> None:
         """Record a completed action; `detail` must never hold a secret."""
         caller = current_admin()
-        event = AuditEvent(id="aud_" + secrets.token_hex(12), at=int(time.time()), actor=caller.actor, action=action,
+        event = AuditEvent(id=ordered_id("aud_"), at=int(time.time()), actor=caller.actor, action=action,
                            target=target, address=caller.address, detail=orjson.dumps(detail).decode(),
                            request_id=REQUEST_ID.get())
         with backend("database"):
