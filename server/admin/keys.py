@@ -10,6 +10,7 @@ import time
 import unicodedata
 from typing import Any
 
+from contract.errors import echo
 from perf.admin.v1 import admin_service_pb2 as apb
 from server.accounting.holds import month_of
 from server.accounting.tiers import Tier, load_tiers
@@ -101,7 +102,7 @@ class KeyAdmin:
         with backend("database"):
             key = await self._store.get_key(key_id) if key_id else None
         if key is None or (active and key.revoked_at is not None):
-            raise NotFound(f"no {'active ' if active else ''}key with id {key_id[:64]!r}", param="key_id")
+            raise NotFound(f"no {'active ' if active else ''}key with id '{echo(key_id)}'", param="key_id")
         return key
 
     async def _described(self, key: ApiKey) -> apb.Key:

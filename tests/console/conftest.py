@@ -8,6 +8,7 @@ import pytest
 
 from tests.console import browser as chromium
 from tests.console.pages import ADMIN_TOKEN, Console
+from tests.fakes.upstreams import Upstreams
 from tests.stack import Stack
 
 
@@ -16,11 +17,14 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     reason = chromium.skip_reason()
     if reason:
         pytest.skip(reason)
-    running = Stack(tmp_path_factory.mktemp("console-stack"), env_overrides={"PERF_ADMIN_TOKEN": ADMIN_TOKEN}).start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    # A fake OpenAI upstream, so live keys are billed and their upstream costs land in the ledger too.
+    with Upstreams(("openai",)) as upstreams:
+        running = Stack(tmp_path_factory.mktemp("console-stack"),
+                        env_overrides={**upstreams.env(), "PERF_ADMIN_TOKEN": ADMIN_TOKEN}).start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,14 @@ def _number(text: str) -> float:
     return float(text.replace("$", "").replace(",", "").strip())
 
 
+def _shows_usd(text: str, micros: int) -> bool:
+    """True when `text` is `micros` as the console writes money (format.js usd: 6, 4 or 2 decimals)."""
+    value = micros / 1e6
+    digits = 6 if 0 < abs(value) < 0.01 else 4 if abs(value) < 100 else 2
+    decimals = text.rpartition(".")[2]
+    return len(decimals) == digits and abs(_number(text) - value) <= 0.5 * 10**-digits + 1e-12
+
+
 def test_sign_in_refuses_a_wrong_token_then_accepts_the_right_one(console: Console) -> None:
     console.sign_in("not-the-admin-token-at-all")
     assert console.text("#sign-in-error") == "That token was not accepted."
@@ -120,20 +128,23 @@ def test_overview_numbers_equal_the_ledger(console: Console) -> None:
     assert stack.post(GEN, {"prompt": "one", "model": "dall-e-2", "size": "256x256"}, key=limited).status == 200
     assert stack.post(GEN, {"prompt": "two", "model": "dall-e-2", "size": "256x256"}, key=limited).status == 429
     assert stack.post(GEN, {"prompt": "bad size", "model": "dall-e-3", "size": "7x7"}, key=limited).status == 400
+    live = console.admin("POST", "keys", {"mode": "live", "tier": "pro", "name": "shop"}).json()["secret"]
+    for quality in ("standard", "hd"):  # billed $0.04 and $0.08; the fake upstream charges its own price
+        assert stack.post(GEN, {"prompt": "billed", "model": "dall-e-3", "quality": quality}, key=live).status == 200
 
     console.open("overview", "#total-requests")
-    shown = {name: _number(console.text(f"#total-{name} .value"))
+    shown = {name: console.text(f"#total-{name} .value")
              for name in ("requests", "failed", "images", "billed", "upstream", "list-price", "rate-limited")}
     with sqlite3.connect(stack.data_dir / "perf.sqlite3") as db:
         requests, failed, images, cost, billed, upstream, limited_rows = db.execute(
             "SELECT count(*), sum(status NOT IN ('ok', 'replayed')), sum(n_delivered), sum(cost_micros), "
             "sum(billed_micros), sum(upstream_cost_micros), sum(error_type = 'rate_limit_exceeded') "
             "FROM usage_ledger").fetchone()
-    assert requests >= 5 and limited_rows >= 1 and failed >= 2
-    assert shown["requests"] == requests and shown["failed"] == failed and shown["images"] == images
-    assert shown["rate-limited"] == limited_rows
-    assert round(shown["list-price"] * 1e6) == cost and round(shown["billed"] * 1e6) == billed
-    assert round(shown["upstream"] * 1e6) == upstream
+    assert requests >= 7 and limited_rows >= 1 and failed >= 2 and billed >= 120_000 and upstream > 0
+    assert [_number(shown[n]) for n in ("requests", "failed", "images", "rate-limited")] == \
+           [requests, failed, images, limited_rows]
+    assert _shows_usd(shown["list-price"], cost) and _shows_usd(shown["billed"], billed)
+    assert _shows_usd(shown["upstream"], upstream)
     api = console.admin("GET", "usage").json()
     assert api["totals"]["requests"] == requests and api["rate_limited_requests"] == limited_rows
     errors = {row.find_elements("css selector", "td")[0].text: int(row.find_elements("css selector", "td")[1].text)
