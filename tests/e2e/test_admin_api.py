@@ -248,11 +248,11 @@ def test_failed_sign_ins_are_limited_per_address(make_stack) -> None:  # type: i
     assert len(grpc_admin(stack, "ListKeys", apb.ListKeysRequest(), elsewhere).data) >= 1
 
 
-def test_usage_and_provider_status_with_a_live_upstream(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_usage_and_provider_status_with_a_live_upstream(tmp_path, backends) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes.upstreams import Upstreams
 
     with Upstreams(("openai",)) as upstreams:
-        stack = Stack(tmp_path, env_overrides={**upstreams.env(), "PERF_ADMIN_TOKEN": TOKEN}).start()
+        stack = Stack(tmp_path, env_overrides={**upstreams.env(), **backends, "PERF_ADMIN_TOKEN": TOKEN}).start()
         try:
             live = admin(stack, "POST", "keys", {"mode": "live", "tier": "enterprise", "name": "shop"}).json()
             test = admin(stack, "POST", "keys", {"mode": "test", "tier": "enterprise", "name": "ci"}).json()
