@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 export PYTHONPATH := generated:.
 
-.PHONY: install run test fuzz lint proto check-proto bench key clean
+.PHONY: install run test fuzz lint proto check-proto bench key compose-secrets clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(STAMP)
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free
+
+# The files compose.yaml mounts as secrets (never overwrites one); needs only python3.
+compose-secrets:
+	PYTHONPATH=. $(PYTHON) -m scripts.compose_secrets --dir secrets
 
 clean:
 	rm -rf $(VENV) var

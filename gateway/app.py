@@ -112,7 +112,8 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     except Exception:
         log.exception("gateway error request_id=%s", request_id)
         response = error_response(public_error("internal_error", f"internal error (request {request_id})"))
-    response.headers["x-request-id"] = request_id
+    if not response.prepared:  # a streamed response sent its headers (with the id) already
+        response.headers["x-request-id"] = request_id
     return response
 
 
@@ -161,7 +162,8 @@ async def get_usage(request: web.Request) -> web.Response:
     return json_response(usage_response(response))
 
 
-async def get_image(request: web.Request) -> web.Response:
+async def get_image(request: web.Request) -> web.StreamResponse:
+    """Streams the image from the server to the client piece by piece: it is never whole in memory here."""
     # The request target exactly as sent, not aiohttp's percent-decoded match_info: the one spelling
     # we issue (no %-escapes, no query string), or not found, before the server does signature work.
     match = image_urls.PATH.fullmatch(request.raw_path)
@@ -170,18 +172,36 @@ async def get_image(request: web.Request) -> web.Response:
     ext = match["ext"]
     rpc_request = pb.GetImageContentRequest(image_id=match["image_id"], expires=int(match["expires"]),
                                             signature=match["signature"], extension=ext)
-    content = await request.app[STUB].GetImageContent(rpc_request, metadata=_metadata(request, authorized=False),
-                                                      timeout=30)
-    max_age = max(0, content.expires - int(time.time()))
-    headers = {
-        "Content-Type": content.content_type,  # detected from the bytes by the server
-        "X-Content-Type-Options": "nosniff",
-        # Private: a shared cache must not keep serving the image after its URL has expired.
-        "Cache-Control": f"private, max-age={max_age}",
-        "Expires": formatdate(content.expires, usegmt=True),
-        "Content-Disposition": f'inline; filename="{rpc_request.image_id}.{ext}"',
-    }
-    return web.Response(body=content.data, headers=headers)
+    call = request.app[STUB].StreamImageContent(rpc_request, metadata=_metadata(request, authorized=False),
+                                                timeout=request.app[SETTINGS].request_timeout_s)
+    try:
+        # Errors (bad signature, expired, store down) arrive before the first piece: still a JSON error.
+        first = await call.read()
+        if first is grpc.aio.EOF:
+            raise web.HTTPNotFound()
+        max_age = max(0, first.expires - int(time.time()))
+        response = web.StreamResponse(headers={
+            "Content-Type": first.content_type,  # detected from the bytes by the server
+            "Content-Length": str(first.length),
+            "X-Content-Type-Options": "nosniff",
+            # Private: a shared cache must not keep serving the image after its URL has expired.
+            "Cache-Control": f"private, max-age={max_age}",
+            "Expires": formatdate(first.expires, usegmt=True),
+            "Content-Disposition": f'inline; filename="{rpc_request.image_id}.{ext}"',
+            "x-request-id": request[REQUEST_ID],
+        })
+        await response.prepare(request)
+        try:
+            await response.write(first.data)
+            while (piece := await call.read()) is not grpc.aio.EOF:
+                await response.write(piece.data)
+        except (grpc.aio.AioRpcError, ConnectionError) as error:
+            # Headers are gone already: the honest signal left is a body short of its Content-Length.
+            log.warning("image stream cut short request_id=%s: %r", request[REQUEST_ID], error)
+            response.force_close()
+        return response
+    finally:
+        call.cancel()  # a client that hung up must not leave the server streaming to nobody
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -213,7 +233,12 @@ async def _channel_context(app: web.Application) -> AsyncIterator[None]:
         # With a dns:/// target naming several server replicas, spread calls over all of them.
         ("grpc.lb_policy_name", "round_robin"),
     ]
-    async with grpc.aio.insecure_channel(settings.grpc_target, options=options) as channel:
+    if settings.tls.enabled:
+        channel = grpc.aio.secure_channel(settings.grpc_target, settings.tls.credentials(),
+                                          options=options + settings.tls.options())
+    else:
+        channel = grpc.aio.insecure_channel(settings.grpc_target, options=options)
+    async with channel:
         app[CHANNEL] = channel
         app[STUB] = pb_grpc.ImageServiceStub(channel)
         yield

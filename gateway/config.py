@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from contract.grpc_tls import ClientTls
 
 MIB = 1024 * 1024
 
@@ -25,6 +27,8 @@ class GatewaySettings:
     # Above the usual load balancer idle timeouts (60 s), so the balancer, not us, closes first.
     keepalive_timeout_s: float = 75.0
     access_log: bool = False
+    # TLS toward the gRPC server (contract/grpc_tls.py); plaintext unless a CA or client cert is set.
+    tls: ClientTls = field(default_factory=ClientTls)
     # Where our image URLs point (as the server's PERF_PUBLIC_URL): the console's CSP admits images from it.
     public_url: str = "http://127.0.0.1:8080"
 
@@ -43,5 +47,6 @@ class GatewaySettings:
             body_read_timeout_s=float(env.get("PERF_BODY_READ_TIMEOUT_SECONDS", str(cls.body_read_timeout_s))),
             keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
+            tls=ClientTls.from_env(env),
             public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
         )

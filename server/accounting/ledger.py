@@ -14,6 +14,7 @@ from server.database.records import ApiKey, LedgerEntry
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
 from server.pipeline.validation import MAX_PROMPT_CHARS  # a refused longer prompt is kept cut to it
+from server.storage.base import OBJECT_NAME
 
 
 def storable(text: str, limit: int) -> str:
@@ -68,12 +69,16 @@ class LedgerDraft:
         self.upstream_cost_micros = upstream_cost_micros
 
     def stored(self, delivered: list[pb.Image]) -> None:
-        """The stored images' names, read back from the signed URLs just minted (b64_json stores none)."""
+        """The stored images' names, read back from the URLs just minted (b64_json stores none). Our
+        signed URLs and a bucket's presigned ones both carry the object name in their path."""
         names = []
         for image in delivered:
-            match = image_urls.PATH.search(image.url) if image.url else None
-            if match:
-                names.append(f"{match['image_id']}.{match['ext']}")
+            path = image.url.partition("?")[0]
+            ours = image_urls.PATH.search(path)
+            if ours:
+                names.append(f"{ours['image_id']}.{ours['ext']}")
+            elif presigned := OBJECT_NAME.search(path):
+                names.append(presigned.group(0))
         self.images = tuple(names)
 
     def replayed(self) -> None:

@@ -1,7 +1,8 @@
-"""Admin command for API keys: `python -m server.keys create|list|revoke|rotate`.
+"""Admin command for API keys: `python -m server.keys create|list|revoke|rotate|generate`.
 
 `create` and `rotate` print the key alone on the last line of their output (`tail -n1` takes it);
 it is shown only then. Uses the server's settings (PERF_DATA_DIR or PERF_DATABASE_URL, PERF_SECRET).
+`generate` only prints a new secret, touching no store: for PERF_BOOTSTRAP_KEYS_FILE.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from decimal import Decimal
 from server.database import Store, open_store
 from server.database.records import ApiKey
 from server.keys.issue import create_key, revoke_key, rotate_key
-from server.keys.tokens import MODES
+from server.keys.tokens import MODES, generate_key
 from server.runtime.config import ServerSettings
 from server.runtime.instance_secret import derive_keys, load_secret
 
@@ -31,11 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--operator", action="store_true",
                         help="the operator's own key: /v1/usage also shows upstream costs and margins")
     commands.add_parser("list", help="list keys (never their secrets)")
+    generate = commands.add_parser("generate", help="print a new key secret without storing it "
+                                                    "(for PERF_BOOTSTRAP_KEYS_FILE)")
+    generate.add_argument("--mode", choices=MODES, default="live")
     for name, text in (("revoke", "revoke a key by its id (key_…); works on every replica at once"),
                        ("rotate", "give a key a new secret; the old one stops working at once")):
         command = commands.add_parser(name, help=text)
         command.add_argument("key_id")
     args = parser.parse_args(argv)
+    if args.command == "generate":
+        print(generate_key(args.mode))  # needs no settings and no store
+        return 0
     try:
         return asyncio.run(_run(args))
     except ValueError as error:

@@ -7,12 +7,14 @@ import time
 from server.accounting.tiers import load_tiers
 from server.database import Store
 from server.database.records import ApiKey
-from server.keys.tokens import generate_key, key_digest, key_hint
+from server.keys.tokens import generate_key, key_digest, key_hint, key_mode
 
 
 async def create_key(store: Store, pepper: bytes, *, mode: str, tier: str, name: str = "",
                      minute_limit: int | None = None, day_limit: int | None = None,
-                     monthly_cap_micros: int | None = None, operator: bool = False) -> tuple[str, ApiKey]:
+                     monthly_cap_micros: int | None = None, operator: bool = False,
+                     secret: str | None = None) -> tuple[str, ApiKey]:
+    """A new key record; its secret is generated, or `secret` (one the operator generated earlier)."""
     tiers = load_tiers()
     if tier not in tiers:
         raise ValueError(f"tier must be one of {', '.join(tiers)}")
@@ -22,7 +24,9 @@ async def create_key(store: Store, pepper: bytes, *, mode: str, tier: str, name:
         raise ValueError("image limits must be at least 1")
     if monthly_cap_micros is not None and monthly_cap_micros < 0:
         raise ValueError("the monthly spend cap must not be negative")
-    key = generate_key(mode)
+    if secret is not None and key_mode(secret) != mode:
+        raise ValueError(f"the given secret is not a well-formed pk_{mode}_ key")
+    key = secret if secret is not None else generate_key(mode)
     record = ApiKey(id="key_" + secrets.token_hex(8), mode=mode, tier=tier, name=name, hint=key_hint(key),
                     created_at=int(time.time()), revoked_at=None, minute_limit=minute_limit, day_limit=day_limit,
                     monthly_cap_micros=monthly_cap_micros, operator=operator)

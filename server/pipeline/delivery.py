@@ -1,24 +1,29 @@
-"""Hands generated images to the caller: stored behind our signed URLs, or inline as base64."""
+"""Hands generated images to the caller: stored behind URLs (ours or the store's), or inline as base64.
+
+Storing happens before the request is settled and billed (pipeline.py), so an image store that does
+not answer fails the request with 503 provider_unavailable and nothing is charged.
+"""
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import pybase64
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.providers.base import GeneratedImage
-from server.storage.local import LocalImageStore
-from server.storage.signing import UrlSigner
-
-# Writing into the page cache is fast; below ~1 MB the thread hop costs more than the write.
-INLINE_WRITE_BYTES = 1024 * 1024
+from server.runtime.outages import backend
+from server.storage.base import ImageStore
+from server.storage.mime import sniff_image_type
+from server.storage.urls import ImageUrls
 
 
 class Delivery:
-    def __init__(self, images: LocalImageStore, signer: UrlSigner) -> None:
+    def __init__(self, images: ImageStore, urls: ImageUrls) -> None:
         self._images = images
-        self._signer = signer
+        self._urls = urls
 
     async def deliver(self, images: tuple[GeneratedImage, ...], response_format: str,
                       revised_prompt: str) -> list[pb.Image]:
@@ -26,12 +31,31 @@ class Delivery:
             # Encoding is pure CPU on bytes already in memory; small images are cheaper inline than a thread hop.
             return [pb.Image(b64_json=pybase64.b64encode(image.data).decode("ascii"), revised_prompt=revised_prompt)
                     for image in images]
+        with backend("image store"):
+            if len(images) == 1:  # the common case, without tasks
+                stored = [await self._store(images[0])]
+            else:
+                stored = await _all_or_nothing([self._store(image) for image in images])
+            now = time.time()
+            return [pb.Image(url=await self._urls.url(image_id, ext, now), revised_prompt=revised_prompt)
+                    for image_id, ext in stored]
 
-        def store_all() -> list[tuple[str, str]]:
-            return [self._images.put(image.data) for image in images]
+    async def _store(self, image: GeneratedImage) -> tuple[str, str]:
+        # The stored type comes from the bytes themselves, never from what an upstream claimed.
+        mime = sniff_image_type(image.data)
+        if mime is None:
+            raise ValueError("refusing to store bytes that are not a PNG, JPEG or WebP image")
+        return await self._images.put(image.data, mime)
 
-        total = sum(len(image.data) for image in images)
-        stored = store_all() if total <= INLINE_WRITE_BYTES else await asyncio.to_thread(store_all)
-        now = time.time()
-        return [pb.Image(url=self._signer.url(image_id, ext, now), revised_prompt=revised_prompt)
-                for image_id, ext in stored]
+
+async def _all_or_nothing(work: list[Coroutine[Any, Any, tuple[str, str]]]) -> list[tuple[str, str]]:
+    """Concurrent uploads (one round trip to a remote store each, not n in a row); the first failure
+    cancels the rest and is raised as itself (not an ExceptionGroup), so outages.backend can map it."""
+    tasks = [asyncio.ensure_future(item) for item in work]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

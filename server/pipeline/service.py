@@ -1,9 +1,9 @@
 """ImageService: the gRPC face of the pipeline. Converts proto to calls and records, and back."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -21,15 +21,14 @@ from server.pipeline.requests import GENERATION
 from server.pipeline.validation import validate
 from server.runtime.outages import backend
 from server.runtime.request_context import REQUEST_ID, current_caller
-from server.storage.local import LocalImageStore
-from server.storage.mime import MIME_BY_EXTENSION
+from server.storage.base import ImageStore, ImageStream, open_image, valid_name
 from server.storage.signing import UrlSigner
 
 GENERATE = Kind(GENERATION, validate)
 
 
 class ImageService(pb_grpc.ImageServiceServicer):
-    def __init__(self, catalog: Catalog, lifecycles: Lifecycles, pipeline: Pipeline, images: LocalImageStore,
+    def __init__(self, catalog: Catalog, lifecycles: Lifecycles, pipeline: Pipeline, images: ImageStore,
                  signer: UrlSigner, store: Store) -> None:
         self._lifecycles = lifecycles
         self._catalog = catalog
@@ -70,17 +69,43 @@ class ImageService(pb_grpc.ImageServiceServicer):
             raise NotFound(f"The model '{echo(request.model)}' does not exist", param="model")
         return _model(model, self._lifecycles)
 
+    async def StreamImageContent(self, request: pb.GetImageContentRequest,
+                                 context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImageContentChunk]:
+        image = await self._opened(request)
+        try:
+            first = True
+            with backend("image store"):
+                async for piece in image.chunks():
+                    if first:
+                        first = False
+                        yield pb.ImageContentChunk(content_type=image.mime, expires=request.expires,
+                                                   length=image.length, data=piece)
+                    else:
+                        yield pb.ImageContentChunk(data=piece)
+        finally:
+            await image.close()
+
     async def GetImageContent(self, request: pb.GetImageContentRequest,
                               context: grpc.aio.ServicerContext) -> pb.ImageContent:
-        if request.extension not in MIME_BY_EXTENSION:
+        image = await self._opened(request)
+        try:
+            with backend("image store"):
+                data = b"".join([piece async for piece in image.chunks()])
+        finally:
+            await image.close()
+        return pb.ImageContent(content_type=image.mime, data=data, expires=request.expires)
+
+    async def _opened(self, request: pb.GetImageContentRequest) -> ImageStream:
+        """The image a signed URL names: the signature first, then the store (an altered URL never reaches it)."""
+        if not valid_name(request.image_id, request.extension):
             raise NotFound("no such image")
         # Checks the shape of every part before any HMAC work (gRPC callers reach this directly).
         self._signer.verify(request.image_id, request.extension, request.expires, request.signature, time.time())
-        found = await asyncio.to_thread(self._images.get, request.image_id, request.extension)
-        if found is None:
+        with backend("image store"):
+            image = await open_image(self._images, request.image_id, request.extension)
+        if image is None:
             raise NotFound("no such image")
-        data, mime = found
-        return pb.ImageContent(content_type=mime, data=data, expires=request.expires)
+        return image
 
 
 def _call(context: grpc.aio.ServicerContext) -> Call:

@@ -22,7 +22,7 @@ from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles, check_lifecycle
 from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
-from server.keys.bootstrap import ensure_first_test_key
+from server.keys.bootstrap import ensure_bootstrap_keys, ensure_first_test_key
 from server.limits import ImageLimiter, InProcessLimiter, make_limiter
 from server.pipeline.budget import ImageByteBudget
 from server.pipeline.delivery import Delivery
@@ -33,14 +33,20 @@ from server.pipeline.service import ImageService
 from server.providers.registry import LiveProviders, plugins_from_env, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.runtime.config import ServerSettings
-from server.runtime.housekeeping import replay_spool_forever, sweep_forever, watch_backends
+from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.runtime.interceptors import AdminAuthInterceptor, AuthInterceptor, RequestContextInterceptor
-from server.storage.local import LocalImageStore
+from server.storage.base import ImageStore
+from server.storage.factory import open_storage
 from server.storage.signing import UrlSigner
 
 log = logging.getLogger("perf.server")
+# How long before a serving deployment shuts down the server starts logging a daily WARNING.
+SHUTDOWN_WARNING_DAYS = 30
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
+# After the grace, how long handlers that were cut off may still take to release reservations and
+# write ledger rows. Orchestrator stop timeouts must cover drain + grace + this (deploy/, compose.yaml).
+ACCOUNTING_DRAIN_S = 10.0
 
 
 @dataclass
@@ -53,6 +59,10 @@ class RunningServer:
     accountant: Accountant
     background: list[asyncio.Task[None]]
     live: LiveProviders
+    images: ImageStore
+    # The plaintext health-only server (PERF_GRPC_HEALTH_PORT), stopped last so probes see the drain.
+    health_server: grpc.aio.Server | None = None
+    health_port: int | None = None
 
     async def stop(self, grace: float | None) -> None:
         for task in self.background:
@@ -60,13 +70,19 @@ class RunningServer:
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.server.stop(grace)
         # Handlers cut off by the grace still release reservations and write ledger rows: let them.
-        await self.accountant.tasks.drain(timeout_s=10)
+        await self.accountant.tasks.drain(timeout_s=ACCOUNTING_DRAIN_S)
         await self.live.close()  # after the grace: in-flight generations still use the sessions
+        await self.images.close()
         await self.limiter.close()
         await self.store.close()
+        if self.health_server is not None:
+            await self.health_server.stop(None)
 
 
 async def start_server(settings: ServerSettings) -> RunningServer:
+    plugins = plugins_from_env(settings.providers.env)
+    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
+    check_lifecycle(catalog, settings.today())  # a model left with no live deployment refuses to start
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
     limiter = make_limiter(settings.redis_url, settings.redis_prefix, lease_s=settings.reservation_lease_s)
@@ -81,15 +97,18 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         # It starts empty; what it admitted before a restart is in the ledger (Redis keeps its own).
         await restore_limiter(store, limiter)
     accountant = Accountant(limiter, store, load_tiers(), settings.reservation_lease_s)
+    if settings.bootstrap_keys_file is not None:
+        # Before the first-key check: a store that gets the operator's keys needs no generated one.
+        added = await ensure_bootstrap_keys(store, keys.key_pepper, settings.bootstrap_keys_file)
+        log.info("bootstrap keys from %s: %d added%s", settings.bootstrap_keys_file, len(added),
+                 f" ({', '.join(added)})" if added else ", all present already")
     created = await ensure_first_test_key(store, keys.key_pepper)
     if created:
         print(f"No API keys existed, so a test key was created (shown only now):\n{created}", flush=True)
-    images = LocalImageStore(settings.data_dir / "images")
     signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
+    storage = await open_storage(settings.storage, settings.data_dir, signer)
+    images = storage.images
     # One aiohttp session per configured upstream, created here inside the running loop.
-    plugins = plugins_from_env(settings.providers.env)
-    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
-    check_lifecycle(catalog, settings.today())  # a model left with no live deployment refuses to start
     live = await start_live_providers(settings.providers, plugins)
     lifecycles = Lifecycles(catalog, settings.today)
     router = Router(catalog, lifecycles, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
@@ -103,6 +122,10 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
+    if settings.max_connection_age_s is not None:
+        # GOAWAY after the age; calls in flight then have the longest deadline a generation may get.
+        options += [("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
+                    ("grpc.max_connection_age_grace_ms", int(settings.providers.default_deadline_s * 1000))]
     # Without a token the admin API still exists, to answer NOT_FOUND (not UNIMPLEMENTED) for every method.
     admin_gate = AdminGate(AdminToken(settings.admin_token, keys.key_pepper) if settings.admin_token else None,
                            FailureLimiter(limit=settings.admin_failures_per_minute))
@@ -110,7 +133,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper)),
                       AdminAuthInterceptor(admin_gate)],
         options=options)
-    pipeline = Pipeline(catalog, router, Delivery(images, signer), accountant, store,
+    pipeline = Pipeline(catalog, router, Delivery(images, storage.urls), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),
@@ -123,20 +146,38 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         admin = (ADMIN_SERVICE_NAME,) if admin_gate.enabled else ()  # not advertised while it answers 404
         reflection.enable_server_reflection((SERVICE_NAME, *admin, health.SERVICE_NAME, reflection.SERVICE_NAME),
                                             server)
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    if settings.tls.enabled:
+        port = server.add_secure_port(address, settings.tls.credentials())
+    else:
+        port = server.add_insecure_port(address)
+    health_server, health_port = None, None
+    if settings.health_port is not None:
+        # Health only (no ImageService, no reflection), so plaintext here exposes no data and no way
+        # around mTLS; it shares the servicer, so it reports the same states, the drain included.
+        health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_port = health_server.add_insecure_port(f"{settings.grpc_host}:{settings.health_port}")
+        await health_server.start()
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
-    monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, settings.health_interval_s))
+    monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, images, settings.health_interval_s))
     replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
+    warner = asyncio.create_task(warn_of_shutdowns_forever(lifecycles, SHUTDOWN_WARNING_DAYS, 3600))
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         accountant=accountant, background=[sweeper, monitor, replayer], live=live)
+                         accountant=accountant, background=[sweeper, monitor, replayer, warner], live=live,
+                         images=images, health_server=health_server, health_port=health_port)
 
 
 async def serve(settings: ServerSettings) -> None:
     running = await start_server(settings)
-    log.info("gRPC server listening on %s:%d", settings.grpc_host, running.port)
+    log.info("gRPC server listening on %s:%d%s", settings.grpc_host, running.port,
+             (" (TLS, client certificates required)" if settings.tls.requires_client_cert else " (TLS)")
+             if settings.tls.enabled else "")
+    if running.health_port is not None:
+        log.info("gRPC health (plaintext, health only) on %s:%d", settings.grpc_host, running.health_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

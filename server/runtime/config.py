@@ -6,10 +6,36 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from contract.grpc_tls import ServerTls
 from server.providers.settings import ProviderSettings, read_setting
+from server.storage.settings import StorageSettings
 
 MIB = 1024 * 1024
+# Settings that may instead be given as <NAME>_FILE (a path whose contents are the value), the form
+# compose secrets and Kubernetes Secret volumes take; the variable itself wins when both are set.
+SECRET_SETTINGS = ("PERF_SECRET", "PERF_DATABASE_URL", "PERF_DATABASE_PASSWORD", "PERF_REDIS_URL")
+
+
+def database_url(env: Mapping[str, str]) -> str | None:
+    """PERF_DATABASE_URL, with PERF_DATABASE_PASSWORD put into it when the password is kept apart.
+
+    A separate password lets the URL sit in plain configuration while only the password is a secret
+    (the postgres image reads the same file through POSTGRES_PASSWORD_FILE).
+    """
+    url = read_setting(env, "PERF_DATABASE_URL", secret=True)
+    password = read_setting(env, "PERF_DATABASE_PASSWORD", secret=True)
+    if password is None:
+        return url
+    if url is None:
+        raise ValueError("PERF_DATABASE_PASSWORD is set but PERF_DATABASE_URL is not")
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ValueError("PERF_DATABASE_URL already holds a password; give it in one place only")
+    user, _, host = parts.netloc.rpartition("@")
+    # Percent-encoded: asyncpg decodes the password, and '@', ':' or '/' in it must not split the URL.
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
 
 
 @dataclass(frozen=True)
@@ -39,6 +65,16 @@ class ServerSettings:
     reservation_lease_s: float = 900.0
     health_interval_s: float = 5.0
     log_level: str = "INFO"
+    # TLS (and mTLS) on the gRPC port (contract/grpc_tls.py); off by default.
+    tls: ServerTls = field(default_factory=ServerTls)
+    # A second, plaintext port serving only grpc.health.v1, for probes that cannot speak TLS
+    # (Kubernetes' native gRPC probes); None: no such port.
+    health_port: int | None = None
+    # Close client connections after this long (letting their calls finish first), so clients of a
+    # headless Service reconnect and re-resolve DNS, and so find replicas added since; None: never.
+    max_connection_age_s: float | None = None
+    # Keys to ensure exist at every start (server/keys/bootstrap.py); None: none.
+    bootstrap_keys_file: Path | None = None
     # Image bytes all generations in flight may hold in memory together (server/pipeline/budget.py),
     # and how long a newcomer waits for room before a 503.
     max_inflight_image_bytes: int = 1024 * MIB
@@ -49,6 +85,8 @@ class ServerSettings:
     catalog_path: Path | None = None
     # Upstream keys, base URLs and download limits (server/providers/settings.py).
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+    # Where images live (data_dir/images or an S3 bucket) and which URLs point at them.
+    storage: StorageSettings = field(default_factory=StorageSettings)
     # The admin API's token (PERF_ADMIN_TOKEN or PERF_ADMIN_TOKEN_FILE); None: the admin API answers 404.
     # Kept out of repr so the settings can never print it.
     admin_token: str | None = field(default=None, repr=False)
@@ -76,18 +114,24 @@ class ServerSettings:
             sweep_grace_s=float(env.get("PERF_SWEEP_GRACE_SECONDS", str(cls.sweep_grace_s))),
             sandbox_latency_s=int(env.get("PERF_SANDBOX_LATENCY_MS", "0")) / 1000,
             reflection=env.get("PERF_GRPC_REFLECTION", "1") not in ("0", "false", "no"),
-            secret=env.get("PERF_SECRET") or None,
-            database_url=env.get("PERF_DATABASE_URL") or None,
-            redis_url=env.get("PERF_REDIS_URL") or None,
+            secret=read_setting(env, "PERF_SECRET", secret=True),
+            database_url=database_url(env),
+            redis_url=read_setting(env, "PERF_REDIS_URL", secret=True),
             redis_prefix=env.get("PERF_REDIS_PREFIX", cls.redis_prefix),
             reservation_lease_s=float(env.get("PERF_RESERVATION_LEASE_SECONDS", str(cls.reservation_lease_s))),
             health_interval_s=float(env.get("PERF_HEALTH_INTERVAL_SECONDS", str(cls.health_interval_s))),
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
+            tls=ServerTls.from_env(env),
+            health_port=int(env["PERF_GRPC_HEALTH_PORT"]) if env.get("PERF_GRPC_HEALTH_PORT") else None,
+            max_connection_age_s=(float(env["PERF_GRPC_MAX_CONNECTION_AGE_SECONDS"])
+                                  if env.get("PERF_GRPC_MAX_CONNECTION_AGE_SECONDS") else None),
+            bootstrap_keys_file=Path(env["PERF_BOOTSTRAP_KEYS_FILE"]) if env.get("PERF_BOOTSTRAP_KEYS_FILE") else None,
             max_inflight_image_bytes=int(env.get("PERF_MAX_INFLIGHT_IMAGE_BYTES", str(cls.max_inflight_image_bytes))),
             inflight_wait_s=float(env.get("PERF_INFLIGHT_WAIT_SECONDS", str(cls.inflight_wait_s))),
             fixed_today=dt.date.fromisoformat(env["PERF_LIFECYCLE_TODAY"]) if env.get("PERF_LIFECYCLE_TODAY") else None,
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
+            storage=StorageSettings.from_env(env),
             admin_token=read_setting(env, "PERF_ADMIN_TOKEN", secret=True),
             admin_failures_per_minute=int(env.get("PERF_ADMIN_MAX_FAILURES_PER_MINUTE",
                                                   str(cls.admin_failures_per_minute))),

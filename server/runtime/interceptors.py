@@ -1,17 +1,19 @@
 """Server interceptors: request id and logging with a catch-all, then authentication.
 
-Both wrap the unary handler rather than answering from the interceptor itself, so the outer one
-sees every outcome: a PerfError becomes its rich status, anything unexpected becomes INTERNAL with
-a generic message (the real exception is only logged), and cancellation passes through untouched.
-The outer one also parses the request: bytes that are not the method's message are answered
-INVALID_ARGUMENT / INVALID_REQUEST, where gRPC itself would answer UNKNOWN naming its DecodeError.
+Both wrap the handler (unary and server-streaming) rather than answering from the interceptor
+itself, so the outer one sees every outcome: a PerfError becomes its rich status, anything
+unexpected becomes INTERNAL with a generic message (the real exception is only logged), and
+cancellation passes through untouched. The outer one also parses the request: bytes that are not
+the method's message are answered INVALID_ARGUMENT / INVALID_REQUEST, where gRPC itself would
+answer UNKNOWN naming its DecodeError.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -26,11 +28,12 @@ from server.runtime.request_context import CALLER, REQUEST_ID, accept_request_id
 log = logging.getLogger("perf.server")
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 SERVICE_PREFIX = "/perf.images.v1.ImageService/"
 # Request ids, logging and the catch-all cover the admin API too; its authentication is its own.
 CONTEXT_PREFIXES = (SERVICE_PREFIX, ADMIN_PREFIX)
 # The signed image URL is its own credential: fetching an image needs no API key.
-UNAUTHENTICATED_METHODS = {SERVICE_PREFIX + "GetImageContent"}
+UNAUTHENTICATED_METHODS = {SERVICE_PREFIX + "GetImageContent", SERVICE_PREFIX + "StreamImageContent"}
 
 
 def _metadata(details: grpc.HandlerCallDetails, name: str) -> str | None:
@@ -60,13 +63,20 @@ def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return parse
 
 
-def _wrap(handler: grpc.RpcMethodHandler | None, make: Callable[[Handler], Handler], *,
+def _wrap(handler: grpc.RpcMethodHandler | None, make: Callable[[Handler], Handler],
+          make_stream: Callable[[StreamHandler], StreamHandler] | None = None, *,
           lenient: bool = False) -> grpc.RpcMethodHandler | None:
-    if handler is None or handler.unary_unary is None:
-        return handler  # streaming methods (health Watch, reflection) pass through unwrapped
+    if handler is None:
+        return handler
     deserializer = _lenient(handler.request_deserializer) if lenient else handler.request_deserializer
-    return grpc.unary_unary_rpc_method_handler(make(handler.unary_unary), request_deserializer=deserializer,
-                                               response_serializer=handler.response_serializer)
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(make(handler.unary_unary), request_deserializer=deserializer,
+                                                   response_serializer=handler.response_serializer)
+    if handler.unary_stream is not None and make_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(make_stream(handler.unary_stream),
+                                                    request_deserializer=deserializer,
+                                                    response_serializer=handler.response_serializer)
+    return handler  # other streaming methods (health Watch, reflection) pass through unwrapped
 
 
 async def abort_with(context: grpc.aio.ServicerContext, error: PerfError) -> None:
@@ -87,37 +97,60 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
         def make(inner: Handler) -> Handler:
             async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                request_id = accept_request_id(offered)
-                REQUEST_ID.set(request_id)
-                started = time.perf_counter()
-                outcome = "OK"
-                try:
-                    if request is UNPARSEABLE:  # before authentication, as the gateway refuses bad JSON
-                        raise InvalidRequest("The request message could not be parsed.")
+                async with _handled(context, method, offered):
+                    _parsed(request)
                     response = await inner(request, context)
                     # Trailing, not initial: sending initial metadata early costs a separate write per call
                     # (~10% of server CPU under load), and trailers travel with the status anyway.
-                    context.set_trailing_metadata((("x-request-id", request_id), *rate_limit_metadata()))
+                    context.set_trailing_metadata((("x-request-id", REQUEST_ID.get()), *rate_limit_metadata()))
                     return response
-                except PerfError as error:
-                    outcome = error.type
-                    await abort_with(context, error)
-                except (grpc.aio.AbortError, asyncio.CancelledError):
-                    outcome = "aborted_or_cancelled"
-                    raise
-                except Exception:
-                    outcome = "internal_error"
-                    log.exception("unexpected error request_id=%s method=%s", request_id, method)
-                    await abort_with(context, InternalError(f"internal error (request {request_id})"))
-                finally:
-                    caller = CALLER.get()
-                    log.info("rpc method=%s request_id=%s key=%s outcome=%s ms=%.1f", method, request_id,
-                             caller.id if caller else "-", outcome, (time.perf_counter() - started) * 1000)
+                raise AssertionError("unreachable: _handled re-raises or aborts")
+
+            return call
+
+        def make_stream(inner: StreamHandler) -> StreamHandler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                async with _handled(context, method, offered):
+                    _parsed(request)
+                    async for message in inner(request, context):
+                        yield message
+                    context.set_trailing_metadata((("x-request-id", REQUEST_ID.get()),))
 
             return call
 
         # Only the outermost wrapper's deserializer runs, so parsing leniently here covers every method.
-        return _wrap(handler, make, lenient=True)  # type: ignore[return-value]
+        return _wrap(handler, make, make_stream, lenient=True)  # type: ignore[return-value]
+
+
+def _parsed(request: Any) -> None:
+    if request is UNPARSEABLE:  # before authentication, as the gateway refuses bad JSON
+        raise InvalidRequest("The request message could not be parsed.")
+
+
+@contextlib.asynccontextmanager
+async def _handled(context: grpc.aio.ServicerContext, method: str, offered: str | None) -> AsyncIterator[None]:
+    """One call's request id, outcome and log line: a PerfError becomes its rich status, anything
+    unexpected INTERNAL with a generic message (the exception itself only logged)."""
+    request_id = accept_request_id(offered)
+    REQUEST_ID.set(request_id)
+    started = time.perf_counter()
+    outcome = "OK"
+    try:
+        yield
+    except PerfError as error:
+        outcome = error.type
+        await abort_with(context, error)
+    except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
+        outcome = "aborted_or_cancelled"
+        raise
+    except Exception:
+        outcome = "internal_error"
+        log.exception("unexpected error request_id=%s method=%s", request_id, method)
+        await abort_with(context, InternalError(f"internal error (request {request_id})"))
+    finally:
+        caller = CALLER.get()
+        log.info("rpc method=%s request_id=%s key=%s outcome=%s ms=%.1f", method, request_id,
+                 caller.id if caller else "-", outcome, (time.perf_counter() - started) * 1000)
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -139,7 +172,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        return _wrap(handler, make)  # type: ignore[return-value]
+        def make_stream(inner: StreamHandler) -> StreamHandler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                CALLER.set(await authenticator.authenticate(authorization))
+                async for message in inner(request, context):
+                    yield message
+
+            return call
+
+        return _wrap(handler, make, make_stream)  # type: ignore[return-value]
 
 
 class AdminAuthInterceptor(grpc.aio.ServerInterceptor):

@@ -1,6 +1,7 @@
-"""Turns a shared backend (database, Redis) failing into 503 provider_unavailable, not a 500.
+"""Turns a shared backend (database, Redis, the image store) failing into 503 provider_unavailable, not a 500.
 
-A 500 says "our bug"; a database or Redis that does not answer is an outage the caller can retry.
+A 500 says "our bug"; a database, Redis or bucket that does not answer is an outage the caller can retry.
+(The image stores raise server.storage.base.StorageUnavailable, an OSError, for refusals they detect.)
 """
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def _outage_types() -> tuple[type[BaseException], ...]:
         import redis.exceptions
 
         kinds += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
+    with contextlib.suppress(ImportError):
+        import botocore.exceptions
+
+        # Connect failures and timeouts, and HTTP-level failures (connection closed, body cut short).
+        kinds += [botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError]
     return tuple(kinds)
 
 

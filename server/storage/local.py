@@ -1,13 +1,17 @@
-"""A local directory of generated images, named by random ids so no client input is ever a path."""
+"""The embedded default image store: a local directory (one machine, or a volume every replica mounts)."""
 from __future__ import annotations
 
+import asyncio
 import os
-import secrets
 import time
+from io import BufferedReader
 from pathlib import Path
 
-from contract.image_urls import IMAGE_ID
-from server.storage.mime import EXTENSIONS, MIME_BY_EXTENSION, sniff_image_type
+from server.storage.base import OBJECT_NAME, ObjectBody, new_image_id, valid_name
+from server.storage.mime import EXTENSIONS
+
+# Writing into the page cache is fast; below ~1 MB the thread hop costs more than the write.
+INLINE_WRITE_BYTES = 1024 * 1024
 
 
 class LocalImageStore:
@@ -15,40 +19,69 @@ class LocalImageStore:
         self._root = root
         self._root.mkdir(parents=True, exist_ok=True)
 
-    def put(self, data: bytes) -> tuple[str, str]:
-        """Store `data`; returns (image id, extension). Blocking: call from a worker thread."""
-        mime = sniff_image_type(data)
-        if mime is None:
-            raise ValueError("refusing to store bytes that are not a PNG, JPEG or WebP image")
-        image_id = "img_" + secrets.token_hex(16)
-        ext = EXTENSIONS[mime]
-        # Written in place (no temp file and rename): nobody can ask for this id before its URL is
-        # handed out, which happens only after the write returns; "x" refuses to reuse a name.
-        with open(self._root / f"{image_id}.{ext}", "xb") as fh:
-            fh.write(data)
+    async def put(self, data: bytes, mime: str) -> tuple[str, str]:
+        image_id, ext = new_image_id(), EXTENSIONS[mime]
+        path = self._root / f"{image_id}.{ext}"
+        if len(data) <= INLINE_WRITE_BYTES:
+            _write_new(path, data)
+        else:
+            await asyncio.to_thread(_write_new, path, data)
         return image_id, ext
 
-    def get(self, image_id: str, ext: str) -> tuple[bytes, str] | None:
-        """(bytes, detected mime) or None; ids and extensions are checked by pattern, never trusted."""
-        if not IMAGE_ID.fullmatch(image_id) or ext not in MIME_BY_EXTENSION:
+    async def open(self, image_id: str, ext: str) -> ObjectBody | None:
+        if not valid_name(image_id, ext):  # the name becomes a path: never trust a caller with it
             return None
         try:
-            data = (self._root / f"{image_id}.{ext}").read_bytes()
+            fh = await asyncio.to_thread(_open_for_reading, self._root / f"{image_id}.{ext}")
         except FileNotFoundError:
             return None
-        mime = sniff_image_type(data)
-        return (data, mime) if mime is not None else None
+        return _FileBody(fh, os.fstat(fh.fileno()).st_size)
 
-    def sweep(self, older_than_s: float, now: float | None = None) -> int:
-        """Delete images older than `older_than_s`; returns how many."""
-        cutoff = (time.time() if now is None else now) - older_than_s
+    async def sweep(self, older_than_s: float, now: float | None = None) -> int:
+        return await asyncio.to_thread(self._sweep, (time.time() if now is None else now) - older_than_s)
+
+    async def check(self) -> None:
+        if not await asyncio.to_thread(os.access, self._root, os.W_OK | os.X_OK):
+            raise OSError(f"the image directory {self._root} is missing or not writable")
+
+    async def close(self) -> None:
+        return None
+
+    def _sweep(self, cutoff: float) -> int:
         removed = 0
         with os.scandir(self._root) as entries:
             for entry in entries:
                 try:
-                    if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    if OBJECT_NAME.fullmatch(entry.name) and entry.is_file() and entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)
                         removed += 1
                 except FileNotFoundError:
                     continue  # another replica's sweeper got there first
         return removed
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    # Written in place (no temp file and rename): nobody can ask for this id before its URL is
+    # handed out, which happens only after the write returns; "x" refuses to reuse a name.
+    with open(path, "xb") as fh:
+        fh.write(data)
+
+
+def _open_for_reading(path: Path) -> BufferedReader:
+    return open(path, "rb")
+
+
+class _FileBody:
+    def __init__(self, fh: BufferedReader, length: int) -> None:
+        self._fh = fh
+        self._length = length
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    async def read(self, n: int) -> bytes:
+        return await asyncio.to_thread(self._fh.read, n)
+
+    async def close(self) -> None:
+        self._fh.close()

@@ -194,3 +194,26 @@ def test_client_hang_up_stops_upstream_polling(live_stack: Stack, upstreams: Ups
     time.sleep(0.5)
     assert bfl.requests("GET", "/v1/get_result") == stopped_at
     assert bfl.requests("POST") == 2 and len(bfl.charges) == 2
+
+
+def test_upstream_cost_of_every_deployment_in_use_equals_the_fakes_list_prices(live_stack: Stack,
+                                                                               upstreams: Upstreams) -> None:
+    upstreams.reset()
+    operator = live_stack.create_key("live", "--tier", "enterprise", "--minute-limit", "100000", "--day-limit",
+                                     "100000", "--operator")
+    billed = 0
+    for model, extra, *_ in MODELS:
+        response = live_stack.post(GEN, {"prompt": "reconcile", "model": model, "n": 2, "response_format": "b64_json",
+                                         **({**extra, "n": 1} if model == "dall-e-3" else extra)}, key=operator)
+        assert response.status == 200, (model, response.body)
+        billed += round(response.json()["perf"]["cost_usd"] * 1_000_000)
+    usage = live_stack.get("/v1/usage", key=operator).json()
+    totals = usage["totals"]
+    assert all(r.charges.micros() > 0 for r in upstreams.running.values())
+    assert round(totals["upstream_cost_usd"] * 1_000_000) == sum(r.charges.micros() for r in upstreams.running.values())
+    assert round(totals["billed_usd"] * 1_000_000) == billed
+    assert round(totals["margin_usd"] * 1_000_000) == billed - round(totals["upstream_cost_usd"] * 1_000_000)
+    by_provider = {p["provider"]: round(p["upstream_cost_usd"] * 1_000_000) for p in usage["providers"]}
+    assert by_provider == {name: running.charges.micros() for name, running in upstreams.running.items()}
+    customer = live_stack.get("/v1/usage", key=live_stack.create_key("live")).json()
+    assert "upstream_cost_usd" not in customer["totals"] and "providers" not in customer

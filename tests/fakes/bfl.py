@@ -7,6 +7,9 @@
 this fake), ``Request Moderated`` / ``Content Moderated`` (``details["Moderation Reasons"]``) or
 ``Error``; unknown ids answer ``Task not found``. Errors are FastAPI-style ``{"detail": ...}``, with
 pydantic-v2 items and 422 for validation.
+
+Image inputs -- ``/v1/flux-kontext-pro|max``, ``/v1/flux-pro-1.0-fill`` and FLUX.2's ``input_image``
+.. ``input_image_8`` with per-input-megapixel pricing -- are specified in bfl_edit.py.
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import base
+from . import base, bfl_edit
+from .bfl_edit import check_int as _check_int
+from .bfl_edit import check_range as _check_range
+from .bfl_edit import err as _err
 from .images import MIME, make_image
 from .knobs import ChargeLog, Knobs
 
@@ -39,18 +45,19 @@ class Spec:
     # FLUX.2: credits for each megapixel after the first (and for each input megapixel).
     per_extra_mp: float | None = None
 
-    def cost(self, width: int, height: int) -> float:
-        """Credits for one image, by BFL's published formula (FLUX.2: first MP + further MPs)."""
+    def cost(self, width: int, height: int, input_pixels: int = 0) -> float:
+        """Credits for one image, by BFL's published formula (FLUX.2: first MP + further MPs + input MPs)."""
         if self.per_extra_mp is None:
             return self.credits
         output_mp = width * height / (1024 * 1024)
-        return round(self.credits + max(0, math.ceil(round(output_mp, 6)) - 1) * self.per_extra_mp, 4)
+        input_mp = math.ceil(round(input_pixels / (1024 * 1024), 6))
+        return round(self.credits + (max(0, math.ceil(round(output_mp, 6)) - 1) + input_mp) * self.per_extra_mp, 4)
 
 
 # FLUX.1: 256-1440, x32, default 1024x768. FLUX.2: >=64, x16, <=4 MP. Credits: 1 credit = $0.01
 # (docs.bfl.ai/quick_start/pricing: FLUX1.1 [pro] 4; FLUX.2 [pro] 3 + 1.5/MP, [max] 7 + 3, [flex] 5 + 5,
 # [klein] 4B 1.4 + 0.1, 9B 1.5 + 0.2).
-FLEX = {"steps": (1, 50, True), "guidance": (1.5, 10, False)}
+FLEX: dict[str, tuple[float, float, bool]] = {"steps": (1, 50, True), "guidance": (1.5, 10, False)}
 SPECS = {
     "flux-pro-1.1": Spec(32, 256, 1440, (1024, 768), 6, 4.0),
     "flux-pro": Spec(32, 256, 1440, (1024, 768), 6, 5.0,
@@ -65,35 +72,6 @@ SPECS = {
 }
 FOUR_MP = 4 * 1024 * 1024
 SAMPLE_TTL_S = 600  # delivery URLs are valid for 10 minutes
-
-
-def _err(kind: str, loc: list[Any], msg: str, value: Any,
-         ctx: dict[str, Any] | None = None) -> dict[str, Any]:
-    item = {"type": kind, "loc": loc, "msg": msg, "input": value}
-    if ctx:
-        item["ctx"] = ctx
-    return item
-
-
-def _check_int(errors: list[dict[str, Any]], name: str, value: Any) -> int | None:
-    # pydantic lax mode: integral floats pass, bools/strings/fractions do not.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        errors.append(_err("int_type", ["body", name], "Input should be a valid integer", value))
-        return None
-    if isinstance(value, float) and not value.is_integer():
-        errors.append(_err("int_from_float", ["body", name],
-                           "Input should be a valid integer, got a number with a fractional part", value))
-        return None
-    return int(value)
-
-
-def _check_range(errors: list[dict[str, Any]], name: str, value: float, lo: float, hi: float) -> None:
-    if value < lo:
-        errors.append(_err("greater_than_equal", ["body", name], f"Input should be greater than or equal "
-                           f"to {lo:g}", value, {"ge": lo}))
-    elif value > hi:
-        errors.append(_err("less_than_equal", ["body", name], f"Input should be less than or equal to "
-                           f"{hi:g}", value, {"le": hi}))
 
 
 def validate(spec: Spec, body: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -173,7 +151,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
 
     async def submit(request: web.Request) -> web.Response:
         model = request.match_info["model"]
-        if model not in SPECS or model in knobs.retired_models:
+        if (model not in SPECS and model not in bfl_edit.EDIT_CREDITS) or model in knobs.retired_models:
             return detail(404, "Not Found")
         if (denied := authorised(request)) is not None:
             return denied
@@ -189,14 +167,26 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             return detail(429, "You have reached the maximum number of active tasks. Please wait for "
                           "some of your tasks to finish.",
                           {"Retry-After": base.seconds_header(knobs.retry_after_s)})
-        spec = SPECS[model]
-        job, errors = validate(spec, body)
+        infos, errors = await bfl_edit.resolve(body, bfl_edit.image_fields(model))
+        if model in bfl_edit.EDIT_CREDITS:
+            validate_edit = bfl_edit.validate_fill if model.endswith("fill") else bfl_edit.validate_kontext
+            job, more = validate_edit(body if isinstance(body, dict) else {}, infos)
+            credits = bfl_edit.EDIT_CREDITS[model]
+        else:
+            spec = SPECS[model]
+            job, more = validate(spec, body)
+            if spec.grid == 16 and not more:  # FLUX.2: reference images, priced per input megapixel
+                more = bfl_edit.check_refs(model, body)
+                if "input_image" in infos and not body.get("width") and not body.get("height"):
+                    job["w"], job["h"] = bfl_edit.size_from_input(infos["input_image"])
+            credits = spec.cost(job.get("w") or 0, job.get("h") or 0, bfl_edit.input_pixels(infos))
+        errors += more
         if errors:
             return detail(422, errors)
+        request.app[bfl_edit.LAST]["last"] = infos
         if knobs.take("fail_before_charge_next"):
             return detail(503, "Service Unavailable")
         task_id = base.new_uuid()
-        credits = spec.cost(job["w"], job["h"])
         charges.add(PROVIDER, model, 1, task_id, micros=round(credits * 10_000))
         ordinal = calls["accepted"]
         calls["accepted"] += 1
@@ -214,7 +204,8 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         mp = round(job["w"] * job["h"] / 1_000_000, 2)
         poll_origin = knobs.polling_url_origin or base.origin(request)
         payload = {"id": task_id, "polling_url": f"{poll_origin}/v1/get_result?id={task_id}",
-                   "cost": credits, "input_mp": 0.0, "output_mp": mp}
+                   "cost": credits, "input_mp": round(bfl_edit.input_pixels(infos) / 1_000_000, 2),
+                   "output_mp": mp}
         if knobs.take("malformed_body_next"):
             return web.Response(body=base.truncated(base.dumps(payload)), content_type="application/json")
         return base.json_response(payload)
@@ -247,6 +238,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
     download = base.blob_download(knobs)
 
     app = base.new_app(knobs)
+    app[bfl_edit.LAST] = {}
     app.router.add_post("/v1/{model}", submit)
     app.router.add_get("/v1/get_result", get_result)
     app.router.add_get("/results/{key}/sample.{ext}", download)

@@ -12,16 +12,30 @@ Refusals come inside a 200 (python-genai enums): a refused prompt has no candida
 IMAGE_SAFETY and no image part. Image tokens per output image by ``imageSize`` follow Google's
 pricing page (1K/2K 1120, 4K 2000 for gemini-3-pro-image; 1120/1680/2520 otherwise).
 ``GET /v1beta/models`` lists models a page at a time (``pageSize``, ``pageToken``/``nextPageToken``).
+
+Input images (edits and references): ``inlineData`` parts (``inline_data`` and ``mime_type`` too, as
+proto JSON allows) ``{"mimeType", "data": <base64>}`` anywhere in ``contents[].parts``, before or after
+the text. ``mimeType`` must be image/png, image/jpeg, image/webp, image/heic or image/heif, ``data`` valid
+base64, and the bytes an image (PNG/JPEG/WebP are decoded; HEIC/HEIF are taken on trust); otherwise 400
+INVALID_ARGUMENT ("Base64 decoding failed ..." / "Unable to process input image ..."). At most 14 input
+images (gemini-2.5-flash-image: 3), Google's stated maximum "for best results", enforced here as a 400
+so adapters respect it. Prompt image tokens follow Gemini's documented rule: 258 for an image with both
+sides at most 384 px, else 258 per 768x768 tile (ceil(w/768) * ceil(h/768)); they appear in
+``promptTokensDetails`` as IMAGE and are billed at the model's image-input price. With input images and
+no ``aspectRatio`` the output takes the ASPECTS ratio closest to the first input's. ``last_inputs(app)``
+lists ``inputs.describe`` of the last request's decoded input images.
 """
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 from aiohttp import web
 
 from . import base
 from .images import make_image
+from .inputs import describe, from_b64
 from .knobs import ChargeLog, Knobs
 
 PROVIDER = "google"
@@ -49,6 +63,62 @@ def _cost(model: str, usage: dict[str, Any]) -> int:
             + tokens(by.get(("candidates", "TEXT"), 0), text_out))
 
 
+INPUT_MIMES = {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
+MAX_INPUTS = {"gemini-2.5-flash-image": 3}  # Google: "for best results, a maximum of" 3 (2.5) or 14 images
+DEFAULT_MAX_INPUTS = 14
+# Set to {} by add_routes; generate() keeps the last request's input descriptors under "last".
+LAST: web.AppKey[dict[str, list[dict[str, Any]]]] = web.AppKey("gemini_last_inputs", dict)
+
+
+def last_inputs(app: web.Application) -> list[dict[str, Any]]:
+    """``inputs.describe`` of each input image of the last generateContent call, in request order."""
+    return app[LAST].get("last", [])
+
+
+def image_tokens(info: dict[str, Any]) -> int:
+    """Gemini's documented rule: 258 tokens up to 384x384, else 258 per 768x768 tile."""
+    if info["size"] is None:  # HEIC/HEIF, taken on trust
+        return 258
+    w, h = info["size"]
+    return 258 if max(w, h) <= 384 else 258 * math.ceil(w / 768) * math.ceil(h / 768)
+
+
+def _inputs(model: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Decode and check every inline image (module docstring); their descriptors, in order."""
+    infos = []
+    for ci, content in enumerate(body["contents"]):
+        parts = content.get("parts", []) if isinstance(content, dict) else []
+        for pi, part in enumerate(parts):
+            blob = part.get("inlineData", part.get("inline_data")) if isinstance(part, dict) else None
+            if not isinstance(blob, dict):
+                continue
+            mime = blob.get("mimeType", blob.get("mime_type"))
+            if mime not in INPUT_MIMES:
+                raise GeminiError(400, f"Unable to submit request because it has a mimeType parameter with value "
+                                       f"{mime}, which is not supported. Update the mimeType and try again.")
+            raw = blob.get("data")
+            data = from_b64(raw) if isinstance(raw, str) else None
+            if data is None:
+                raise GeminiError(400, f"Invalid value at 'contents[{ci}].parts[{pi}].inline_data.data' "
+                                       f"(TYPE_BYTES), Base64 decoding failed for \"{str(raw)[:32]}\"")
+            info = describe(data)
+            if info["type"] is None and mime not in ("image/heic", "image/heif"):
+                raise GeminiError(400, "Unable to process input image. Please retry or report in "
+                                       "https://developers.generativeai.google/guide/troubleshooting")
+            infos.append({**info, "mime_type": mime})
+    limit = MAX_INPUTS.get(model, DEFAULT_MAX_INPUTS)
+    if len(infos) > limit:
+        raise GeminiError(400, f"Too many input images: {len(infos)}. {model} accepts at most {limit} images.")
+    return infos
+
+
+def _closest_aspect(size: tuple[int, int] | None) -> str:
+    if size is None:
+        return "1:1"
+    ratio = math.log(size[0] / size[1])
+    return min(ASPECTS, key=lambda a: abs(math.log(ASPECTS[a][0] / ASPECTS[a][1]) - ratio))
+
+
 class GeminiError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -61,13 +131,13 @@ def _job(model: str, body: Any) -> dict[str, Any]:
         raise GeminiError(400, "* GenerateContentRequest.contents: contents is not specified")
     parts = [p for c in body["contents"] if isinstance(c, dict) for p in c.get("parts", []) if isinstance(p, dict)]
     text = " ".join(p["text"] for p in parts if isinstance(p.get("text"), str))
-    inputs = [p["inlineData"] for p in parts if isinstance(p.get("inlineData"), dict)]
+    inputs = _inputs(model, body)
     if not text.strip() and not inputs:
         raise GeminiError(400, "* GenerateContentRequest.contents[0].parts: contents.parts must not be empty")
     config = body.get("generationConfig") or {}
     modalities = config.get("responseModalities") or ["TEXT"]
     image = config.get("imageConfig") or {}
-    aspect = image.get("aspectRatio", "1:1")
+    aspect = image.get("aspectRatio") or _closest_aspect(inputs[0]["size"] if inputs else None)
     if aspect not in ASPECTS:
         raise GeminiError(400, f"Unsupported aspect ratio: {aspect}. Supported: {', '.join(ASPECTS)}")
     size = image.get("imageSize", "1K")
@@ -77,12 +147,13 @@ def _job(model: str, body: Any) -> dict[str, Any]:
         raise GeminiError(400, "imageSize is not supported by gemini-2.5-flash-image")
     w, h = ASPECTS[aspect]
     return {"model": model, "prompt": text, "w": w * TIERS[size], "h": h * TIERS[size], "size": size,
-            "image": "IMAGE" in modalities, "inputs": len(inputs)}
+            "image": "IMAGE" in modalities, "inputs": inputs, "image_tokens": sum(map(image_tokens, inputs))}
 
 
 def add_routes(app: web.Application, knobs: Knobs, charges: ChargeLog,
                gate: Any, json_response: Any) -> None:
     """Add the generateContent and listing routes to the Google fake (`gate` checks the surface's auth)."""
+    app[LAST] = {}
     calls = {"answered": 0}
 
     async def generate(request: web.Request, vertex: bool) -> web.Response:
@@ -95,10 +166,11 @@ def add_routes(app: web.Application, knobs: Knobs, charges: ChargeLog,
         body = await request.json()
         base.record(request, body)
         job = _job(model, body)
-        prompt_tokens = max(1, len(job["prompt"]) // 4)
-        usage: dict[str, Any] = {"promptTokenCount": prompt_tokens + 258 * job["inputs"],
+        request.app[LAST]["last"] = job["inputs"]
+        prompt_tokens, images_in = max(1, len(job["prompt"]) // 4), job["image_tokens"]
+        usage: dict[str, Any] = {"promptTokenCount": prompt_tokens + images_in,
                                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}]
-                                 + ([{"modality": "IMAGE", "tokenCount": 258 * job["inputs"]}] if job["inputs"] else [])}
+                                 + ([{"modality": "IMAGE", "tokenCount": images_in}] if images_in else [])}
         if knobs.moderate_input:
             usage["totalTokenCount"] = usage["promptTokenCount"]
             return json_response({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage,

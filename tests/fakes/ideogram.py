@@ -7,6 +7,7 @@ differently (``RESOLUTION_1280_720`` vs ``1280x720``); each accepts only its own
 ``{"created": "<ISO-8601 string>", "data": [{url, prompt, resolution, is_image_safe, seed, style_type}]}``.
 Input moderation is 422 ``{"error": ...}`` (not charged); output moderation is ``is_image_safe: false``
 with ``url: null`` and is still charged. Images are downloadable from this fake.
+``POST /v1/ideogram-v3/inpaint`` (masked edit, black = edit) is specified in ideogram_edit.py.
 """
 from __future__ import annotations
 
@@ -169,6 +170,8 @@ def validate_v4(form: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
+    from . import ideogram_edit  # here, not at the top: it builds on this module's helpers
+
     @web.middleware
     async def envelope(request: web.Request, handler: base.Handler) -> web.StreamResponse:
         try:
@@ -230,16 +233,21 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
         rate_limited()
         return generate(request, validate_legacy(body))
 
-    async def multipart(request: web.Request) -> dict[str, list[str]]:
+    async def multipart(request: web.Request, files: dict[str, list[bytes]] | None = None) -> dict[str, list[str]]:
+        """The form's text fields (they may repeat); file parts are only counted unless ``files`` is given."""
         gate(request)
         if request.content_type != "multipart/form-data":
             raise ApiError(400, "Content-Type must be multipart/form-data.")
         form: dict[str, list[str]] = {}
         for name, value in (await request.post()).items():
-            # File parts (style/character references) only count here; text fields may repeat.
-            form.setdefault(name, []).append(f"<file {value.filename}>" if isinstance(value, web.FileField)
-                                             else value)
-        base.record(request, form)
+            if isinstance(value, web.FileField):
+                if files is not None and name in ("image", "mask"):
+                    files.setdefault(name, []).append(value.file.read())
+                    continue
+                form.setdefault(name, []).append(f"<file {value.filename}>")
+            else:
+                form.setdefault(name, []).append(str(value))
+        base.record(request, form if files is None else {**form, **ideogram_edit.seen_files(files)})
         rate_limited()
         return form
 
@@ -253,6 +261,13 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
             raise ApiError(404, "Not found.")
         return generate(request, validate_v4(await multipart(request)))
 
+    async def inpaint(request: web.Request) -> web.Response:
+        if "V_3" in knobs.retired_models:
+            raise ApiError(404, "Not found.")
+        files: dict[str, list[bytes]] = {}
+        form = await multipart(request, files)
+        return generate(request, ideogram_edit.validate(form, files))
+
     async def download(request: web.Request) -> web.StreamResponse:
         found = request.app[base.FILES].get(request.match_info["key"])
         if found is None or not base.signed_path_ok(request, "exp", "signature"):
@@ -262,5 +277,6 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
     app.router.add_post("/generate", legacy)
     app.router.add_post("/v1/ideogram-v3/generate", v3)
     app.router.add_post("/v1/ideogram-v4/generate", v4)
+    app.router.add_post(ideogram_edit.PATH, inpaint)
     app.router.add_get("/api/images/ephemeral/{key}.png", download)
     return app

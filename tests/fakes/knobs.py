@@ -54,6 +54,16 @@ class Knobs:
     # BFL: origin (scheme://host:port) put in returned polling_urls instead of this fake's own, to
     # stand in for a spoofed or compromised answer that points our x-key elsewhere.
     polling_url_origin: str | None = None
+    # OpenAI streaming (see openai_stream.py). Pause before each SSE event is written.
+    stream_event_interval_s: float = 0
+    # Partial-image events actually sent, if fewer than requested ("the final image may be sent before
+    # the full number of partial images"); None sends as many as the request asked for.
+    stream_partials_sent: int | None = None
+    # The next N streams are charged, then end with an `event: error` frame instead of the completed one.
+    stream_fail_next: int = 0
+    # The next N streams are charged, then the connection is cut after the partial images (no completed
+    # event, no terminating chunk): what a client sees when the upstream dies mid-stream.
+    stream_drop_next: int = 0
 
     def take(self, counter: str) -> bool:
         """Consume one unit of a ``*_next`` counter; True if it was armed."""

@@ -1,8 +1,10 @@
-"""Request rules and error envelope of OpenAI's ``POST /v1/images/generations`` (used by ``openai.py``).
+"""Request rules and error envelope of OpenAI's images endpoints (used by ``openai.py`` and ``openai_edits.py``).
 
-``validate`` turns a JSON body into a normalised job or raises ``ApiError`` carrying OpenAI's
-``{"error": {message, type, param, code}}`` body. DALL·E and GPT-image models accept different
-parameter sets; a parameter of the other family is refused as ``unknown_parameter``.
+``validate`` turns a generations JSON body into a normalised job (``build_job`` holds the rules edits
+share) or raises ``ApiError`` carrying OpenAI's ``{"error": {message, type, param, code}}`` body. DALL·E
+and GPT-image models accept different parameter sets; a parameter of the other family is refused as
+``unknown_parameter``. Job keys: model, gpt, prompt, n, w, h, quality, format, background, compression
+(JPEG/WebP quality or None), stream, partial_images, and response_format for DALL·E.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ GPT_QUALITIES = ("low", "medium", "high", "auto")
 _TYPES: dict[str, type] = {
     "prompt": str, "model": str, "n": int, "size": str, "quality": str, "user": str,
     "response_format": str, "style": str, "output_format": str, "output_compression": int,
-    "background": str, "moderation": str, "stream": bool, "partial_images": int,
+    "background": str, "moderation": str, "stream": bool, "partial_images": int, "safety_identifier": str,
 }
 DALLE_ONLY = {"response_format", "style"}
 GPT_ONLY = {"output_format", "output_compression", "background", "moderation", "stream",
@@ -79,7 +81,7 @@ def _parse_free_size(size: str) -> tuple[int, int]:
 
 
 def validate(body: Any) -> dict[str, Any]:
-    """Apply OpenAI's request rules; return the normalised job or raise ApiError."""
+    """Apply OpenAI's generation rules to a JSON body; return the normalised job or raise ApiError."""
     if not isinstance(body, dict):
         raise ApiError(400, "Invalid type for request body: expected an object.", code="invalid_type")
     for key, value in body.items():
@@ -95,9 +97,14 @@ def validate(body: Any) -> dict[str, Any]:
                        code="missing_required_parameter")
     # The spec's default is dall-e-2 unless a GPT-image-only parameter is present.
     model = body.get("model") or ("gpt-image-1" if GPT_ONLY & body.keys() else "dall-e-2")
-    gpt = model in GPT_IMAGE_MODELS
-    if not gpt and model not in DALLE_SIZES:
+    if model not in GPT_IMAGE_MODELS and model not in DALLE_SIZES:
         raise _invalid_value("model", model, ("dall-e-2", "dall-e-3", *sorted(GPT_IMAGE_MODELS)))
+    return build_job(body, model)
+
+
+def build_job(body: dict[str, Any], model: str, auto_size: tuple[int, int] = (1024, 1024)) -> dict[str, Any]:
+    """The rules generations and edits share, on typed values; ``auto_size`` is what ``size: auto`` gives."""
+    gpt = model in GPT_IMAGE_MODELS
     for key in (DALLE_ONLY if gpt else GPT_ONLY) | ({"style"} if model == "dall-e-2" else set()):
         if key in body:  # verified for response_format on GPT-image; assumed symmetric for the rest
             raise ApiError(400, f"Unknown parameter: '{key}'.", param=key, code="unknown_parameter")
@@ -122,12 +129,13 @@ def validate(body: Any) -> dict[str, Any]:
     elif size not in GPT_FIXED_SIZES:
         raise _invalid_value("size", size, GPT_FIXED_SIZES)
     else:
-        w, h = (1024, 1024) if size == "auto" else (int(v) for v in size.split("x"))
+        w, h = auto_size if size == "auto" else (int(v) for v in size.split("x"))
     quality = body.get("quality", "auto")
     allowed_q = GPT_QUALITIES if gpt else QUALITIES[model]
     if quality not in allowed_q:
         raise _invalid_value("quality", quality, allowed_q)
-    job: dict[str, Any] = {"model": model, "gpt": gpt, "prompt": prompt, "n": n, "w": w, "h": h}
+    job: dict[str, Any] = {"model": model, "gpt": gpt, "prompt": prompt, "n": n, "w": w, "h": h,
+                           "stream": False, "partial_images": 0, "compression": None, "background": "opaque"}
     if not gpt:
         job["quality"] = "standard" if quality == "auto" else quality
         if body.get("style", "vivid") not in ("vivid", "natural"):
@@ -141,7 +149,9 @@ def validate(body: Any) -> dict[str, Any]:
     job["format"] = fmt = body.get("output_format", "png")
     if fmt not in ("png", "jpeg", "webp"):
         raise _invalid_value("output_format", fmt, ("png", "jpeg", "webp"))
-    _int_range("output_compression", body.get("output_compression", 100), 0, 100)
+    compression = body.get("output_compression", 100)
+    _int_range("output_compression", compression, 0, 100)
+    job["compression"] = compression if fmt != "png" else None  # png is lossless: the field is moot
     background = body.get("background", "auto")
     if background not in ("transparent", "opaque", "auto"):
         raise _invalid_value("background", background, ("transparent", "opaque", "auto"))
@@ -151,11 +161,12 @@ def validate(body: Any) -> dict[str, Any]:
     job["background"] = "transparent" if background == "transparent" else "opaque"
     if body.get("moderation", "auto") not in ("low", "auto"):
         raise _invalid_value("moderation", body["moderation"], ("low", "auto"))
-    _int_range("partial_images", body.get("partial_images", 0), 0, 3)
-    if body.get("stream"):
-        # Streaming (SSE) is real but not emulated here; say so rather than answer wrongly.
-        raise ApiError(400, "stream=true is not emulated by this fake.", param="stream",
-                       code="invalid_value")
+    job["partial_images"] = body.get("partial_images", 0)
+    _int_range("partial_images", job["partial_images"], 0, 3)
+    job["stream"] = bool(body.get("stream"))
+    if job["stream"] and n != 1:
+        # The message OpenAI answers with (reported by llmgateway#3963); param and code are ours.
+        raise ApiError(400, "Streaming is only supported with n=1.", param="n")
     return job
 
 

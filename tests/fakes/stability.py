@@ -5,6 +5,7 @@ per call. ``Accept: image/*`` answers raw image bytes with ``finish-reason``/``s
 ``Accept: application/json`` answers ``{"image", "finish_reason", "seed"}``. Errors use
 ``{"id", "name", "errors": [...]}``; input moderation is 403 ``content_moderation`` (not charged),
 output moderation is a 200 with finish reason ``CONTENT_FILTERED`` (charged).
+``POST /v2beta/stable-image/edit/inpaint`` (same conventions, 5 credits) is specified in stability_edit.py.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import base
+from . import base, stability_edit
 from .images import MIME, image_size, make_image
 from .knobs import ChargeLog, Knobs
 
@@ -127,6 +128,15 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
     app = base.new_app(knobs, envelope)
 
     async def generate(request: web.Request) -> web.StreamResponse:
+        return await answer(request, validate, lambda files: {k: len(v) for k, v in files.items()})
+
+    async def inpaint(request: web.Request) -> web.StreamResponse:
+        def check(fields: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+            return stability_edit.validate(fields, files, _bad, _number, STYLE_PRESETS, SEED_MAX)
+        return await answer(request, check, stability_edit.seen_files)
+
+    async def answer(request: web.Request, check: Any, seen_files: Any) -> web.StreamResponse:
+        """The flow every endpoint shares: auth, multipart, Accept, knobs, one charged image."""
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:].strip() != knobs.expected_api_key:
             raise ApiError(401, "unauthorized", "authorization: invalid or missing header value")
@@ -147,12 +157,12 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                 files[name] = value.file.read()
             else:
                 fields[name] = value
-        base.record(request, {**fields, **{k: len(v) for k, v in files.items()}})
+        base.record(request, {**fields, **seen_files(files)})
         if knobs.take("rate_limit_next"):
             raise ApiError(429, "rate_limit_exceeded", "You have exceeded the rate limit of 150 requests "
                            "within a 10 second period, and have been timed out for 60 seconds.",
                            headers={"Retry-After": base.seconds_header(knobs.retry_after_s)})
-        job = validate(fields, files)
+        job = check(fields, files)
         if knobs.moderate_input:
             raise ApiError(403, "content_moderation", "Your request was flagged by our content moderation "
                            "system, as a result your request was denied and you were not charged.")
@@ -161,7 +171,7 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                            "again later.")
         ordinal = calls["accepted"]
         calls["accepted"] += 1
-        charges.add(PROVIDER, job["model"], 1, request[base.REQUEST_ID], micros=round(CREDITS[job["model"]] * 10_000))
+        charges.add(PROVIDER, job["model"], 1, request[base.REQUEST_ID], micros=round(job.get("credits", CREDITS.get(job["model"], 0)) * 10_000))
         if knobs.take("fail_after_charge_next"):
             raise ApiError(500, "internal_error", "An unexpected server error has occurred, please try "
                            "again later.")
@@ -181,4 +191,5 @@ def make_app(knobs: Knobs, charges: ChargeLog) -> web.Application:
                                                 "seed": str(job["seed"])})
 
     app.router.add_post(PATH, generate)
+    app.router.add_post(stability_edit.PATH, inpaint)
     return app

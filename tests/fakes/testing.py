@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +22,7 @@ from .server import running
 Factory = Callable[[Knobs, ChargeLog], web.Application]
 
 
-def sync(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> None:
         asyncio.run(fn(*args, **kwargs))

@@ -1,6 +1,7 @@
 """Signing, storage, the sweeper, sandbox images and key handling as plain units."""
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import time
@@ -13,6 +14,7 @@ from server.errors import NotFound, PermissionDenied
 from server.keys.tokens import generate_key, key_digest, key_mode
 from server.providers.sandbox import render_png
 from server.runtime.instance_secret import derive_keys, load_secret
+from server.storage.base import CHUNK_BYTES, open_image
 from server.storage.local import LocalImageStore
 from server.storage.signing import UrlSigner
 
@@ -44,19 +46,46 @@ def test_a_link_signed_too_far_ahead_is_refused() -> None:
         UrlSigner(b"k" * 32, 3600, "http://x").verify(image_id, "png", expires, signature, NOW)
 
 
-def test_store_refuses_non_images_and_sweeps_old_files(tmp_path: Path) -> None:
-    store = LocalImageStore(tmp_path)
-    with pytest.raises(ValueError):
-        store.put(b"<svg onload=alert(1)>")
-    png = render_png("p", "m", 64, 64)
-    old_id, ext = store.put(png)
-    new_id, _ = store.put(png)
-    old_path = tmp_path / f"{old_id}.{ext}"
-    os.utime(old_path, (time.time() - 100, time.time() - 100))
-    assert store.sweep(older_than_s=50) == 1
-    assert store.get(old_id, ext) is None
-    assert store.get(new_id, ext) == (png, "image/png")
-    assert store.get("../../etc/passwd", "png") is None
+async def _read(store: LocalImageStore, image_id: str, ext: str) -> tuple[bytes, str] | None:
+    image = await open_image(store, image_id, ext)
+    if image is None:
+        return None
+    try:
+        return b"".join([piece async for piece in image.chunks()]), image.mime
+    finally:
+        await image.close()
+
+
+def test_store_serves_only_images_by_checked_names_and_sweeps_old_files(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = LocalImageStore(tmp_path)
+        png = render_png("p", "m", 64, 64)
+        old_id, ext = await store.put(png, "image/png")
+        new_id, _ = await store.put(png, "image/png")
+        assert ext == "png"
+        (tmp_path / "img_{}.png".format("b" * 32)).write_bytes(b"<svg onload=alert(1)>")
+        (tmp_path / "notes.txt").write_bytes(b"not ours")
+        old_path = tmp_path / f"{old_id}.{ext}"
+        os.utime(old_path, (time.time() - 100, time.time() - 100))
+        os.utime(tmp_path / "notes.txt", (time.time() - 100, time.time() - 100))
+        assert await store.sweep(older_than_s=50) == 1
+        assert (tmp_path / "notes.txt").exists()  # the sweeper deletes only names it makes
+        assert await _read(store, old_id, ext) is None
+        assert await _read(store, new_id, ext) == (png, "image/png")
+        assert await _read(store, "img_" + "b" * 32, "png") is None  # stored bytes that are not an image
+        assert await _read(store, "../../etc/passwd", "png") is None
+        assert await store.open("../../etc/passwd", "png") is None
+        await store.check()
+        big = b"\x89PNG\r\n\x1a\n" + os.urandom(3 * CHUNK_BYTES + 5)
+        big_id, _ = await store.put(big, "image/png")
+        image = await open_image(store, big_id, "png")
+        assert image is not None and image.length == len(big)
+        pieces = [piece async for piece in image.chunks()]
+        await image.close()
+        assert [len(p) for p in pieces] == [CHUNK_BYTES] * 3 + [len(big) - 3 * CHUNK_BYTES]
+        assert b"".join(pieces) == big
+
+    asyncio.run(run())
 
 
 def test_sandbox_png_is_deterministic_and_exact_size() -> None:

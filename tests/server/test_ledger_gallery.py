@@ -32,6 +32,9 @@ def test_stored_images_come_from_the_signed_urls_and_b64_stores_none() -> None:
     made = draft("p")
     made.stored(urls)
     assert json.loads(made.entry(5).images) == [f"{first}.png", f"{second}.webp"]
+    presigned = draft("p")
+    presigned.stored([pb.Image(url=f"https://bucket.example/perf/{first}.jpg?X-Amz-Signature=abc")])
+    assert json.loads(presigned.entry(5).images) == [f"{first}.jpg"]
     inline = draft("p")
     inline.stored([pb.Image(b64_json="AAAA")])
     assert inline.entry(5).images == ""

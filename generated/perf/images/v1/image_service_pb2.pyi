@@ -217,6 +217,18 @@ class ImageContent(_message.Message):
     expires: int
     def __init__(self, content_type: _Optional[str] = ..., data: _Optional[bytes] = ..., expires: _Optional[int] = ...) -> None: ...
 
+class ImageContentChunk(_message.Message):
+    __slots__ = ("content_type", "expires", "length", "data")
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    content_type: str
+    expires: int
+    length: int
+    data: bytes
+    def __init__(self, content_type: _Optional[str] = ..., expires: _Optional[int] = ..., length: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
 class GetUsageRequest(_message.Message):
     __slots__ = ("start", "end")
     START_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,11 @@ class ImageServiceStub:
                 request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetModelRequest.SerializeToString,
                 response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Model.FromString,
                 _registered_method=True)
+        self.StreamImageContent = channel.unary_stream(
+                '/perf.images.v1.ImageService/StreamImageContent',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageContentChunk.FromString,
+                _registered_method=True)
         self.GetImageContent = channel.unary_unary(
                 '/perf.images.v1.ImageService/GetImageContent',
                 request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.SerializeToString,
@@ -85,8 +90,17 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamImageContent(self, request, context):
+        """GET /v1/images/{image_id}/{expires}/{signature}.{ext} — the signed URL is the credential. The
+        gateway uses it: the image arrives in pieces, so neither side holds it whole or needs a large
+        message limit. The first message carries content_type, expires and length.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetImageContent(self, request, context):
-        """GET /v1/images/{image_id}/{expires}/{signature}.{ext} — the signed URL is the credential.
+        """The same image in one message, for gRPC clients that want it whole (bounded by the message limit).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -116,6 +130,11 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.GetModel,
                     request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetModelRequest.FromString,
                     response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Model.SerializeToString,
+            ),
+            'StreamImageContent': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamImageContent,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageContentChunk.SerializeToString,
             ),
             'GetImageContent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetImageContent,
@@ -209,6 +228,33 @@ class ImageService:
             '/perf.images.v1.ImageService/GetModel',
             perf_dot_images_dot_v1_dot_image__service__pb2.GetModelRequest.SerializeToString,
             perf_dot_images_dot_v1_dot_image__service__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamImageContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/perf.images.v1.ImageService/StreamImageContent',
+            perf_dot_images_dot_v1_dot_image__service__pb2.GetImageContentRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.ImageContentChunk.FromString,
             options,
             channel_credentials,
             insecure,
