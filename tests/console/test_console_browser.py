@@ -11,6 +11,7 @@ import io
 import sqlite3
 
 from tests.console.pages import Console
+from tests.stack import Stack
 
 GEN = "/v1/images/generations"
 SCRIPT_PROMPT = 'a fox <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2"> in snow'
@@ -67,6 +68,31 @@ def test_key_created_in_the_ui_works_on_the_api_until_revoked_in_the_ui(console:
     console.open("keys", f"tr[data-key-id='{key['id']}']")
     assert secret not in console.driver.page_source
 
+    # Edit: a new minute limit, the cap removed (an empty field means none).
+    console.css(f"tr[data-key-id='{key['id']}'] button.edit").click()
+    editor = console.wait(lambda: console.visible("form.edit-key"))
+    minute = editor.find_element("css selector", ".edit-minute")
+    minute.clear()
+    minute.send_keys("25")
+    editor.find_element("css selector", ".edit-cap").clear()
+    editor.find_element("css selector", ".edit-save").click()
+    console.wait(lambda: "25" in console.css(f"tr[data-key-id='{key['id']}']").text)
+    edited = console.admin("GET", f"keys/{key['id']}").json()
+    assert (edited["minute_limit"], edited["monthly_cap_usd"]) == (25, None)
+    limited = console.stack.post(GEN, {"prompt": "after the edit", "model": "dall-e-2", "size": "256x256"},
+                                 key=secret)
+    assert limited.headers["x-ratelimit-limit-images-minute"] == "25"
+
+    # Rotate: a new secret shown once; the old one stops at once.
+    console.css(f"tr[data-key-id='{key['id']}'] button.rotate").click()
+    console.driver.switch_to.alert.accept()
+    rotated = console.wait(lambda: (s := console.visible("#new-secret")) and s.text != secret and s.text)
+    assert console.stack.post(GEN, {"prompt": "old secret", "model": "dall-e-2", "size": "256x256"},
+                              key=secret).status == 401
+    assert console.stack.post(GEN, {"prompt": "new secret", "model": "dall-e-2", "size": "256x256"},
+                              key=rotated).status == 200
+    secret = rotated
+
     console.css(f"tr[data-key-id='{key['id']}'] button.revoke").click()
     console.driver.switch_to.alert.accept()
     assert console.text("#key-notices") == f"Revoked {key['id']}."
@@ -74,7 +100,8 @@ def test_key_created_in_the_ui_works_on_the_api_until_revoked_in_the_ui(console:
                                  key=secret)
     assert refused.status == 401 and refused.json()["error"]["type"] == "authentication_error"
     actions = [(e["action"], e["target"]) for e in console.admin("GET", "audit").json()["data"]]
-    assert ("key.create", key["id"]) in actions and ("key.revoke", key["id"]) in actions
+    assert [a for a in actions if a[1] == key["id"]] == [("key.revoke", key["id"]), ("key.rotate", key["id"]),
+                                                         ("key.update", key["id"]), ("key.create", key["id"])]
     assert console.csp_violations() == [] and console.stray_values() == []
 
 
@@ -204,3 +231,14 @@ def test_console_is_served_with_strict_headers_and_cached_by_content(console: Co
     assert index.headers["etag"].strip('"') == build
     # No inline script anywhere in the page: every script has a src on our own origin.
     assert "<script>" not in index.body.decode() and "onload=" not in index.body.decode()
+
+
+def test_without_an_admin_token_the_console_says_how_to_enable_it(console: Console, stack: Stack) -> None:
+    # The session's shared stack runs without PERF_ADMIN_TOKEN (another origin: its own sessionStorage).
+    console.driver.get(stack.base_url + "/console/")
+    field = console.wait(lambda: console.visible("#token"))
+    field.send_keys("any-token-at-all-here")
+    console.css("#sign-in-form button").click()
+    message = console.text("#sign-in-error")
+    assert message == "The admin API is not enabled on this server: set PERF_ADMIN_TOKEN and restart it."
+    assert not console.visible("#nav") and console.csp_violations() == []
