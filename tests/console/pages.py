@@ -33,7 +33,11 @@ class Console:
         self.css("#sign-in-form button").click()
 
     def open(self, page: str, ready: str) -> Any:
-        """Go to #/page and wait until `ready` (a CSS selector) shows."""
+        """Load the console afresh at #/page and wait until `ready` (a CSS selector) shows.
+
+        Through about:blank: going to the same URL with another #fragment would not reload the page, and
+        the previous page's elements could answer for the new one. The tab keeps its sessionStorage."""
+        self.driver.get("about:blank")
         self.driver.get(f"{self.stack.base_url}/console/#/{page}")
         if self.visible("#sign-in"):
             self.sign_in()
@@ -51,6 +55,11 @@ class Console:
 
     def text(self, selector: str) -> str:
         return str(self.wait(lambda: self.visible(selector)).text)
+
+    def text_becomes(self, selector: str, check: Callable[[str], bool]) -> str:
+        """The text of `selector` once `check` accepts it: actions answer asynchronously, and until they do
+        the element may still show what it said before."""
+        return str(self.wait(lambda: (e := self.visible(selector)) is not None and check(e.text) and e.text))
 
     def wait(self, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
         deadline = time.monotonic() + timeout

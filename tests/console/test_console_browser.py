@@ -31,7 +31,7 @@ def _shows_usd(text: str, micros: int) -> bool:
 
 def test_sign_in_refuses_a_wrong_token_then_accepts_the_right_one(console: Console) -> None:
     console.sign_in("not-the-admin-token-at-all")
-    assert console.text("#sign-in-error") == "That token was not accepted."
+    console.text_becomes("#sign-in-error", lambda text: text == "That token was not accepted.")
     assert not console.visible("#nav")
     console.sign_in()
     console.wait(lambda: console.visible("#overview-body .cards"))
@@ -95,7 +95,7 @@ def test_key_created_in_the_ui_works_on_the_api_until_revoked_in_the_ui(console:
 
     console.css(f"tr[data-key-id='{key['id']}'] button.revoke").click()
     console.driver.switch_to.alert.accept()
-    assert console.text("#key-notices") == f"Revoked {key['id']}."
+    console.text_becomes("#key-notices", lambda text: text == f"Revoked {key['id']}.")
     refused = console.stack.post(GEN, {"prompt": "after revocation", "model": "dall-e-2", "size": "256x256"},
                                  key=secret)
     assert refused.status == 401 and refused.json()["error"]["type"] == "authentication_error"
@@ -108,7 +108,7 @@ def test_key_created_in_the_ui_works_on_the_api_until_revoked_in_the_ui(console:
 def test_playground_generates_with_a_test_key_and_the_gallery_shows_the_prompt_as_text(console: Console) -> None:
     console.open("playground", "#playground-create-key")
     console.css("#playground-create-key").click()
-    assert console.text("#playground-key-status").endswith("(test: sandbox, never billed)")
+    console.text_becomes("#playground-key-status", lambda text: text.endswith("(test: sandbox, never billed)"))
     model = console.wait(lambda: console.visible("#playground-model"))
     from selenium.webdriver.support.ui import Select
 
@@ -119,7 +119,7 @@ def test_playground_generates_with_a_test_key_and_the_gallery_shows_the_prompt_a
     n.send_keys("2")
     console.css("#playground-prompt").send_keys(SCRIPT_PROMPT)
     # dall-e-2 256x256 is $0.016 an image (server/catalog/models.toml), so two are $0.032 before sending.
-    assert console.text("#playground-price") == "Price: $0.0320 for 2 image(s)"
+    console.text_becomes("#playground-price", lambda text: text == "Price: $0.0320 for 2 image(s)")
     console.css("#playground-generate").click()
     images = console.wait(lambda: [i for i in console.all("#playground-images img") if console.image_loaded(i)])
     assert len(images) == 2
@@ -239,6 +239,6 @@ def test_without_an_admin_token_the_console_says_how_to_enable_it(console: Conso
     field = console.wait(lambda: console.visible("#token"))
     field.send_keys("any-token-at-all-here")
     console.css("#sign-in-form button").click()
-    message = console.text("#sign-in-error")
-    assert message == "The admin API is not enabled on this server: set PERF_ADMIN_TOKEN and restart it."
+    console.text_becomes("#sign-in-error", lambda text: text == "The admin API is not enabled on this server: "
+                                                                 "set PERF_ADMIN_TOKEN and restart it.")
     assert not console.visible("#nav") and console.csp_violations() == []
