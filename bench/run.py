@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import client_name, measure, run_load
-from server.providers.sandbox import render_png
+from server.providers.sandbox_render import render_png
 from tests.stack import ROOT, Stack, free_port, http
 
 SIZES = ("256x256", "1024x1024")

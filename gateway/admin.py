@@ -8,31 +8,25 @@ came and the client's address beside it. Answers carry `Cache-Control: no-store`
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 from aiohttp import web
 
 from contract.admin import CLIENT_ADDRESS_METADATA
 from gateway import admin_translate as t
+from gateway.context import CHANNEL, read_body, rpc_metadata
 from gateway.translate import parse_json_object
 from perf.admin.v1 import admin_service_pb2 as apb
 from perf.admin.v1 import admin_service_pb2_grpc as apb_grpc
 
 ADMIN_STUB = web.AppKey("admin_stub", apb_grpc.AdminServiceStub)
 TIMEOUT_S = 30.0
-MAX_HEADER_CHARS = 512  # as for the public routes: longer cannot be a token, and is not forwarded
-Reader = Callable[[web.Request], Awaitable[bytes]]
 
 
 def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
-    metadata = [("x-request-id", request["request_id"]), (CLIENT_ADDRESS_METADATA, request.remote or "")]
-    authorization = request.headers.get("Authorization")
-    if authorization and len(authorization) <= MAX_HEADER_CHARS and authorization.isascii() \
-            and authorization.isprintable():
-        metadata.append(("authorization", authorization))
-    return tuple(metadata)
+    # The request id and Authorization as for every route, and the client's address for the server's limiter.
+    return (*rpc_metadata(request), (CLIENT_ADDRESS_METADATA, request.remote or ""))
 
 
 def _reply(body: bytes, status: int = 200) -> web.Response:
@@ -44,8 +38,8 @@ async def _rpc(request: web.Request, method: str, message: Any) -> Any:
     return await getattr(request.app[ADMIN_STUB], method)(message, metadata=_metadata(request), timeout=TIMEOUT_S)
 
 
-def build_handlers(read_body: Reader) -> list[web.RouteDef]:
-    """The routes; `read_body` is the app's body reader (it bounds how long a body may take)."""
+def build_handlers() -> list[web.RouteDef]:
+    """The routes (bodies are read with the app's reader, which bounds how long one may take)."""
 
     async def body_of(request: web.Request) -> dict[str, Any]:
         return parse_json_object(await read_body(request))
@@ -105,11 +99,7 @@ def build_handlers(read_body: Reader) -> list[web.RouteDef]:
     ]
 
 
-def admin_stub_context(channel_key: web.AppKey[grpc.aio.Channel]) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context making the AdminService stub on the app's one channel (after that channel exists)."""
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        app[ADMIN_STUB] = apb_grpc.AdminServiceStub(app[channel_key])
-        yield
-
-    return context
+async def admin_stub_context(app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context making the AdminService stub on the app's one channel (added after the channel's)."""
+    app[ADMIN_STUB] = apb_grpc.AdminServiceStub(app[CHANNEL])
+    yield

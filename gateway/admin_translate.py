@@ -160,7 +160,7 @@ def usage_response(usage: apb.Usage) -> bytes:
 
 def _generation(g: apb.Generation) -> dict[str, Any]:
     return {
-        "id": g.id, "object": "generation", "request_id": g.request_id, "key_id": g.key_id, "key_name": g.key_name,
+        "id": g.id, "object": "generation", "kind": g.kind, "request_id": g.request_id, "key_id": g.key_id, "key_name": g.key_name,
         "mode": g.mode, "model": g.model, "provider": g.provider or None, "upstream_model": g.upstream_model or None,
         "n_requested": g.n_requested, "n_delivered": g.n_delivered, "size": g.size, "quality": g.quality,
         "cost_usd": g.cost_usd, "billed_usd": g.billed_usd, "upstream_cost_usd": g.upstream_cost_usd,

@@ -5,12 +5,9 @@ kind leave as the public JSON error (gateway/errors.py) with the request id.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from email.utils import formatdate
 
 import grpc
 import orjson
@@ -18,20 +15,19 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from contract import image_urls
 from contract.errors import echo
 from contract.request_ids import new_request_id
 from gateway.admin import admin_stub_context, build_handlers
 from gateway.config import GatewaySettings
 from gateway.console import console_routes
+from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, SlowBody, json_response, rpc_metadata
 from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
+from gateway.forms import UploadTooLarge
+from gateway.images import create_images, create_variation, edit_images, get_image
 from gateway.translate import (
     BadRequest,
-    generation_request,
-    generation_response,
     model_json,
     models_response,
-    parse_json_object,
     usage_request,
     usage_response,
 )
@@ -40,33 +36,8 @@ from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger("perf.gateway")
 
-SETTINGS = web.AppKey("settings", GatewaySettings)
-CHANNEL = web.AppKey("channel", grpc.aio.Channel)
-STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
-REQUEST_ID = "request_id"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageService"].full_name
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Longer Authorization or Idempotency-Key values cannot be valid (a key is 55 characters with
-# "Bearer ", an Idempotency-Key at most 257 with quotes); they are not forwarded, so what reaches
-# gRPC metadata (16 KiB for all of it) stays small whatever the client sends.
-MAX_FORWARDED_HEADER_CHARS = 512
-
-
-class SlowBody(Exception):
-    """The request body did not arrive within PERF_BODY_READ_TIMEOUT_SECONDS."""
-
-
-def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, status=status, headers=headers, content_type="application/json")
-
-
-async def read_body(request: web.Request) -> bytes:
-    """The whole body, or SlowBody: a client that sends less than its Content-Length must not hold on."""
-    try:
-        async with asyncio.timeout(request.app[SETTINGS].body_read_timeout_s):
-            return await request.read()
-    except TimeoutError:
-        raise SlowBody() from None
 
 
 @web.middleware
@@ -97,6 +68,9 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     except grpc.aio.AioRpcError as exc:
         response = error_response(from_rpc_error(exc, request_id))
         response.headers.update(forwarded_headers(exc.trailing_metadata()))
+    except UploadTooLarge as exc:
+        response = error_response(public_error("invalid_request", str(exc), status=413))
+        response.force_close()  # the rest of the upload is not read
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[SETTINGS].max_body_bytes
         response = error_response(public_error("invalid_request", f"The request body exceeds {limit} bytes.",
@@ -117,91 +91,20 @@ async def request_id_and_errors(request: web.Request, handler: Handler) -> web.S
     return response
 
 
-def _metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[str, str], ...]:
-    metadata = [("x-request-id", request[REQUEST_ID])]
-    authorization = request.headers.get("Authorization")
-    # gRPC refuses non-ASCII metadata values; such a header (or an overlong one) is simply not a
-    # key, so the server's usual 401 answers it (gRPC metadata keys must also be lower case).
-    if authorized and authorization and _forwardable(authorization):
-        metadata.append(("authorization", authorization))
-    idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None:
-        # Forwarded as given (the server checks its format); what cannot travel becomes "?", which the
-        # server refuses as a malformed key.
-        metadata.append(("idempotency-key", idempotency_key if _forwardable(idempotency_key) else "?"))
-    return tuple(metadata)
-
-
-def _forwardable(value: str) -> bool:
-    return len(value) <= MAX_FORWARDED_HEADER_CHARS and value.isascii() and value.isprintable()
-
-
-async def create_images(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    body = parse_json_object(await read_body(request))
-    rpc_request = generation_request(body)
-    call = request.app[STUB].GenerateImages(rpc_request, metadata=_metadata(request),
-                                            timeout=settings.request_timeout_s)
-    response = await call
-    return json_response(generation_response(response), headers=forwarded_headers(await call.trailing_metadata()))
-
-
 async def list_models(request: web.Request) -> web.Response:
-    response = await request.app[STUB].ListModels(pb.ListModelsRequest(), metadata=_metadata(request), timeout=10)
+    response = await request.app[STUB].ListModels(pb.ListModelsRequest(), metadata=rpc_metadata(request), timeout=10)
     return json_response(models_response(response))
 
 
 async def get_model(request: web.Request) -> web.Response:
     response = await request.app[STUB].GetModel(pb.GetModelRequest(model=request.match_info["model"]),
-                                                metadata=_metadata(request), timeout=10)
+                                                metadata=rpc_metadata(request), timeout=10)
     return json_response(orjson.dumps(model_json(response)))
 
 
 async def get_usage(request: web.Request) -> web.Response:
-    response = await request.app[STUB].GetUsage(usage_request(request.query), metadata=_metadata(request), timeout=30)
+    response = await request.app[STUB].GetUsage(usage_request(request.query), metadata=rpc_metadata(request), timeout=30)
     return json_response(usage_response(response))
-
-
-async def get_image(request: web.Request) -> web.StreamResponse:
-    """Streams the image from the server to the client piece by piece: it is never whole in memory here."""
-    # The request target exactly as sent, not aiohttp's percent-decoded match_info: the one spelling
-    # we issue (no %-escapes, no query string), or not found, before the server does signature work.
-    match = image_urls.PATH.fullmatch(request.raw_path)
-    if match is None:
-        return error_response(public_error("not_found", "no such image"))
-    ext = match["ext"]
-    rpc_request = pb.GetImageContentRequest(image_id=match["image_id"], expires=int(match["expires"]),
-                                            signature=match["signature"], extension=ext)
-    call = request.app[STUB].StreamImageContent(rpc_request, metadata=_metadata(request, authorized=False),
-                                                timeout=request.app[SETTINGS].request_timeout_s)
-    try:
-        # Errors (bad signature, expired, store down) arrive before the first piece: still a JSON error.
-        first = await call.read()
-        if first is grpc.aio.EOF:
-            raise web.HTTPNotFound()
-        max_age = max(0, first.expires - int(time.time()))
-        response = web.StreamResponse(headers={
-            "Content-Type": first.content_type,  # detected from the bytes by the server
-            "Content-Length": str(first.length),
-            "X-Content-Type-Options": "nosniff",
-            # Private: a shared cache must not keep serving the image after its URL has expired.
-            "Cache-Control": f"private, max-age={max_age}",
-            "Expires": formatdate(first.expires, usegmt=True),
-            "Content-Disposition": f'inline; filename="{rpc_request.image_id}.{ext}"',
-            "x-request-id": request[REQUEST_ID],
-        })
-        await response.prepare(request)
-        try:
-            await response.write(first.data)
-            while (piece := await call.read()) is not grpc.aio.EOF:
-                await response.write(piece.data)
-        except (grpc.aio.AioRpcError, ConnectionError) as error:
-            # Headers are gone already: the honest signal left is a body short of its Content-Length.
-            log.warning("image stream cut short request_id=%s: %r", request[REQUEST_ID], error)
-            response.force_close()
-        return response
-    finally:
-        call.cancel()  # a client that hung up must not leave the server streaming to nobody
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -249,6 +152,8 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_channel_context)
     app.router.add_post("/v1/images/generations", create_images)
+    app.router.add_post("/v1/images/edits", edit_images)
+    app.router.add_post("/v1/images/variations", create_variation)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/v1/usage", get_usage)
@@ -256,7 +161,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     # The admin API (on the same channel) and the operator console's static files.
-    app.cleanup_ctx.append(admin_stub_context(CHANNEL))
-    app.router.add_routes(build_handlers(read_body))
+    app.cleanup_ctx.append(admin_stub_context)
+    app.router.add_routes(build_handlers())
     app.router.add_routes(console_routes(settings.public_url))
     return app

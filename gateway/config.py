@@ -19,6 +19,10 @@ class GatewaySettings:
     # Generation requests are small JSON; anything bigger is a mistake or an attack.
     max_body_bytes: int = 64 * 1024
     max_message_bytes: int = 128 * MIB
+    # Edit and variation uploads (multipart): per file and for all files of one request. Counted while
+    # they arrive, so the first byte over is a 413; the server applies the same two caps (same names).
+    max_upload_file_bytes: int = 25 * MIB
+    max_upload_bytes: int = 64 * MIB
     shutdown_timeout_s: float = 30.0
     # A request body must have arrived this long after its headers, or the answer is 408 (a client
     # sending Content-Length: 1000 and 10 bytes would otherwise hold its connection for good).
@@ -43,6 +47,8 @@ class GatewaySettings:
             request_timeout_s=float(env.get("PERF_REQUEST_TIMEOUT_SECONDS", str(cls.request_timeout_s))),
             max_body_bytes=int(env.get("PERF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_message_bytes=int(env.get("PERF_MAX_MESSAGE_BYTES", str(cls.max_message_bytes))),
+            max_upload_file_bytes=int(env.get("PERF_MAX_UPLOAD_FILE_BYTES", str(cls.max_upload_file_bytes))),
+            max_upload_bytes=int(env.get("PERF_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),
             shutdown_timeout_s=float(env.get("PERF_SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_timeout_s))),
             body_read_timeout_s=float(env.get("PERF_BODY_READ_TIMEOUT_SECONDS", str(cls.body_read_timeout_s))),
             keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),

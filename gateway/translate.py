@@ -15,8 +15,10 @@ from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 
 INT32 = (-(2**31), 2**31 - 1)
-_STRING_FIELDS = ("model", "size", "quality", "style", "response_format", "user")
-GENERATION_FIELDS = frozenset(("prompt", "n", "max_cost_per_call", *_STRING_FIELDS))
+_STRING_FIELDS = ("model", "size", "quality", "style", "response_format", "user", "background", "output_format",
+                  "moderation")
+_INT_FIELDS = ("n", "output_compression", "partial_images")
+GENERATION_FIELDS = frozenset(("prompt", "max_cost_per_call", "stream", *_STRING_FIELDS, *_INT_FIELDS))
 
 
 class BadRequest(ValueError):
@@ -39,7 +41,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def generation_request(body: dict[str, Any]) -> pb.GenerateImagesRequest:
+def generation_request(body: dict[str, Any]) -> tuple[pb.GenerateImagesRequest, bool]:
+    """The proto request, and whether the caller asked for a stream (`"stream": true`)."""
     for name in body:
         if name not in GENERATION_FIELDS:
             raise BadRequest(f"Unknown parameter: '{echo(name)}'.", param=echo(name))
@@ -52,19 +55,27 @@ def generation_request(body: dict[str, Any]) -> pb.GenerateImagesRequest:
         # null means "use the default", as the openai SDK and most clients intend it.
         if value is not None:
             setattr(request, name, _string(value, name))
-    n = body.get("n")
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise BadRequest("n must be an integer.", param="n")
-        if not INT32[0] <= n <= INT32[1]:
-            raise BadRequest("n is out of range.", param="n")
-        request.n = n
+    for name in _INT_FIELDS:
+        value = body.get(name)
+        if value is not None:
+            setattr(request, name, integer(value, name))
     budget = body.get("max_cost_per_call")
     if budget is not None:
         if isinstance(budget, bool) or not isinstance(budget, (int, float)):
             raise BadRequest("max_cost_per_call must be a number.", param="max_cost_per_call")
         request.max_cost_per_call = float(budget)
-    return request
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise BadRequest("stream must be a boolean.", param="stream")
+    return request, bool(stream)
+
+
+def integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be an integer.", param=name)
+    if not INT32[0] <= value <= INT32[1]:
+        raise BadRequest(f"{name} is out of range.", param=name)
+    return value
 
 
 def _string(value: Any, name: str) -> str:
@@ -80,16 +91,19 @@ def generation_response(response: pb.GenerateImagesResponse) -> bytes:
         if image.revised_prompt:
             item["revised_prompt"] = image.revised_prompt
         data.append(item)
-    perf = response.perf
-    body: dict[str, Any] = {
-        "created": response.created,
-        "data": data,
-        "perf": {"request_id": perf.request_id, "model_used": perf.model_used, "size": perf.size,
-                 "quality": perf.quality, "cost_usd": perf.cost_usd, "latency_ms": perf.latency_ms},
-    }
+    body: dict[str, Any] = {"created": response.created, "data": data, "perf": perf_json(response.perf)}
+    # What was delivered, at the top level as OpenAI's 2026 ImagesResponse carries it.
+    for name in ("background", "output_format", "quality", "size"):
+        if getattr(response, name):
+            body[name] = getattr(response, name)
     if response.HasField("usage"):
         body["usage"] = token_usage_json(response.usage)
     return orjson.dumps(body)
+
+
+def perf_json(perf: pb.Perf) -> dict[str, Any]:
+    return {"request_id": perf.request_id, "model_used": perf.model_used, "size": perf.size,
+            "quality": perf.quality, "cost_usd": perf.cost_usd, "latency_ms": perf.latency_ms}
 
 
 def token_usage_json(usage: pb.TokenUsage) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
+from google.protobuf.message import Message
 
 from contract import image_urls
 from contract.errors import echo
@@ -27,6 +28,7 @@ class LedgerDraft:
     id: str
     request_id: str
     key: ApiKey
+    kind: str
     model: str
     n_requested: int
     size: str
@@ -45,15 +47,18 @@ class LedgerDraft:
     images: tuple[str, ...] = ()
 
     @classmethod
-    def start(cls, request_id: str, key: ApiKey, request: pb.GenerateImagesRequest,
-              default_model: str) -> LedgerDraft:
+    def start(cls, request_id: str, key: ApiKey, kind: str, request: Message, default_model: str) -> LedgerDraft:
+        """The row of a request of `kind` (generation, edit, variation) as it was asked."""
         # Raw values until validation succeeds: a refused request is recorded as it was asked, in a
         # form every store can hold (a NUL would make PostgreSQL refuse the whole row).
-        model = storable(request.model, 64) if request.HasField("model") else default_model
+        def text(name: str, limit: int) -> str:
+            return storable(str(getattr(request, name, "")), limit)
+
+        model = text("model", 64) if request.HasField("model") else default_model
         # Time-ordered (and as long as the random ids before): the gallery lists rows newest first.
-        return cls(id=ordered_id("led_"), request_id=request_id, key=key, model=model,
-                   n_requested=request.n, size=storable(request.size, 32), quality=storable(request.quality, 32),
-                   end_user=storable(request.user, 256), prompt=storable(request.prompt, MAX_PROMPT_CHARS))
+        return cls(id=ordered_id("led_"), request_id=request_id, key=key, kind=kind, model=model,
+                   n_requested=int(getattr(request, "n", 0)), size=text("size", 32), quality=text("quality", 32),
+                   end_user=text("user", 256), prompt=text("prompt", MAX_PROMPT_CHARS))
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
@@ -100,5 +105,5 @@ class LedgerDraft:
             billed_micros=0 if self.key.is_test else self.cost_micros, latency_ms=latency_ms,
             status=self.status, error_type=self.error_type, end_user=self.end_user, created_at=int(now),
             day=time.strftime("%Y-%m-%d", time.gmtime(now)), deployment=self.deployment,
-            upstream_cost_micros=self.upstream_cost_micros, prompt=self.prompt,
+            upstream_cost_micros=self.upstream_cost_micros, kind=self.kind, prompt=self.prompt,
             images=orjson.dumps(self.images).decode() if self.images else "")

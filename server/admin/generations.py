@@ -57,7 +57,7 @@ def generation(row: GenerationRow, signer: UrlSigner, now: float) -> apb.Generat
         n_delivered=row.n_delivered, size=row.size, quality=row.quality, cost_usd=row.cost_micros / MICROS,
         billed_usd=row.billed_micros / MICROS, upstream_cost_usd=row.upstream_cost_micros / MICROS,
         latency_ms=row.latency_ms, status=row.status, error_type=row.error_type, user=row.end_user,
-        created=row.created_at, prompt=row.prompt, images=images, stored_images=len(names))
+        created=row.created_at, prompt=row.prompt, images=images, stored_images=len(names), kind=row.kind)
 
 
 def stored_images(raw: str) -> list[str]:

@@ -14,14 +14,18 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from server.catalog.model import Catalog, CustomSizes, Deployment, Lifecycle, ModelSpec
+from server.catalog.model import Catalog, CustomSizes, Deployment, EditRoute, Lifecycle, ModelSpec
 from server.catalog.prices_toml import PriceError, parse_price
 from server.catalog.pricing import ANY_SIZE, PerImage, Price
 from server.catalog.sizes import parse_size
 
 DEFAULT_PATH = Path(__file__).with_name("models.toml")
 _DEPLOYMENT_KEYS = {"provider", "upstream_model", "quality", "style", "size", "params", "upstream_price",
-                    "deprecated_on", "shutdown_on", "successor", "sources"}
+                    "deprecated_on", "shutdown_on", "successor", "sources", "edit", "inpaint", "stream"}
+_MODEL_KEYS = {"created", "max_n", "sizes", "qualities", "styles", "deployments", "custom_sizes", "price", "sources",
+               "output_formats", "backgrounds", "moderation", "input_fidelity", "size_auto", "variations"}
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+BACKGROUNDS = ("auto", "opaque", "transparent")
 
 
 class CatalogError(ValueError):
@@ -74,6 +78,9 @@ def _owners(models: dict[str, ModelSpec], raw: dict[str, Any]) -> dict[str, str]
 
 def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
     where = f"model {mid}"
+    unknown = set(spec) - _MODEL_KEYS
+    if unknown:
+        raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
     try:
         max_n = int(spec["max_n"])
         sizes = tuple(str(s) for s in spec["sizes"])
@@ -92,9 +99,28 @@ def _model(mid: str, spec: dict[str, Any]) -> ModelSpec:
             raise CatalogError(f"{where}: size {size!r} is not WxH")
     custom = _custom_sizes(where, spec.get("custom_sizes"))
     price = _price(where, spec.get("price"), sizes, qualities, custom is not None)
+    variations = spec.get("variations")
+    if variations is not None and not (isinstance(variations, dict) and isinstance(variations.get("prompt"), str)):
+        raise CatalogError(f"{where}: variations must be {{ prompt = \"...\" }} (variations are edits with it)")
     return ModelSpec(id=mid, created=created, max_n=max_n, sizes=sizes, qualities=qualities, styles=styles,
                      price=price, deployments=deployments, custom_sizes=custom,
-                     sources=tuple(str(s) for s in spec.get("sources", ())))
+                     sources=tuple(str(s) for s in spec.get("sources", ())),
+                     output_formats=_choice_list(where, spec, "output_formats", OUTPUT_FORMATS, OUTPUT_FORMATS),
+                     backgrounds=_choice_list(where, spec, "backgrounds", BACKGROUNDS, ("auto", "opaque")),
+                     moderation=_choice_list(where, spec, "moderation", ("auto", "low"), ()),
+                     input_fidelity=_choice_list(where, spec, "input_fidelity", ("low", "high"), ()),
+                     size_auto=bool(spec.get("size_auto", False)),
+                     variation_prompt=variations["prompt"] if variations else None)
+
+
+def _choice_list(where: str, spec: dict[str, Any], name: str, allowed: tuple[str, ...],
+                 default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = spec.get(name)
+    if raw is None:
+        return default
+    if not isinstance(raw, list) or not raw or any(v not in allowed for v in raw):
+        raise CatalogError(f"{where}: {name} must be a non-empty list of {', '.join(allowed)}")
+    return tuple(str(v) for v in raw)
 
 
 def _price(where: str, raw: Any, sizes: tuple[str, ...], qualities: tuple[str, ...], custom: bool) -> Price:
@@ -138,7 +164,32 @@ def _deployment(did: str, raw: Any, model: ModelSpec, providers: Collection[str]
     upstream_price = _price(where, raw["upstream_price"], model.sizes, model.qualities, model.custom_sizes is not None)
     return Deployment(id=did, model=model.id, provider=str(provider), upstream_model=upstream_model,
                       upstream_price=upstream_price, lifecycle=_lifecycle(where, raw), quality=quality,
-                      style=style, size=size, params=dict(params))
+                      style=style, size=size, params=dict(params),
+                      edit=_edit_route(f"{where} edit", raw.get("edit"), model, masked_by_default=False),
+                      inpaint=_edit_route(f"{where} inpaint", raw.get("inpaint"), model, masked_by_default=True),
+                      stream=bool(raw.get("stream", False)))
+
+
+def _edit_route(where: str, raw: Any, model: ModelSpec, masked_by_default: bool) -> EditRoute | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"upstream_model", "max_images", "mask", "upstream_price", "params"}:
+        raise CatalogError(f"{where}: must be {{ upstream_model, max_images, mask, upstream_price, params }}")
+    upstream_model = raw.get("upstream_model")
+    if not isinstance(upstream_model, str) or not upstream_model:
+        raise CatalogError(f"{where}: upstream_model must be a non-empty string")
+    max_images = raw.get("max_images", 1)
+    if not isinstance(max_images, int) or not 1 <= max_images <= 16:
+        raise CatalogError(f"{where}: max_images must be 1..16")
+    if masked_by_default and max_images != 1:
+        raise CatalogError(f"{where}: inpainting takes exactly one image")
+    price = (_price(where, raw["upstream_price"], model.sizes, model.qualities, model.custom_sizes is not None)
+             if "upstream_price" in raw else None)
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise CatalogError(f"{where}: params must be a table")
+    return EditRoute(upstream_model=upstream_model, max_images=max_images,
+                     mask=bool(raw.get("mask", masked_by_default)), upstream_price=price, params=dict(params))
 
 
 def _lifecycle(where: str, raw: dict[str, Any]) -> Lifecycle:

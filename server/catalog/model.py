@@ -44,6 +44,18 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class EditRoute:
+    """How a deployment edits: the upstream model that takes input images (and a mask, when `mask`)."""
+
+    upstream_model: str
+    max_images: int = 1
+    mask: bool = False
+    # None: the deployment's own upstream price.
+    upstream_price: Price | None = None
+    params: dict[str, Param] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Where a public model is really generated, and how its parameters are said there.
 
@@ -62,6 +74,30 @@ class Deployment:
     style: dict[str, str] = field(default_factory=dict, hash=False)
     size: dict[str, str] = field(default_factory=dict, hash=False)
     params: dict[str, Param] = field(default_factory=dict, hash=False)
+    # Image-conditioned edits (input images, a mask where `mask`), and masked inpainting where a
+    # separate upstream model does it (BFL Fill, Stability inpaint, Ideogram inpaint); None: cannot.
+    edit: EditRoute | None = None
+    inpaint: EditRoute | None = None
+    # The upstream streams partial images (gpt-image); others send only the completed event.
+    stream: bool = False
+
+    @property
+    def max_input_images(self) -> int:
+        return max(self.edit.max_images if self.edit else 0, 1 if self.inpaint else 0)
+
+    @property
+    def takes_mask(self) -> bool:
+        return bool(self.inpaint or (self.edit and self.edit.mask))
+
+    @property
+    def needs_mask(self) -> bool:
+        """Only masked edits: the upstream inpaints and has no image-conditioned edit."""
+        return self.inpaint is not None and self.edit is None
+
+    def edit_route(self, masked: bool) -> EditRoute | None:
+        if masked and not (self.edit and self.edit.mask):
+            return self.inpaint
+        return self.edit
 
 
 @dataclass(frozen=True)
@@ -76,6 +112,15 @@ class ModelSpec:
     deployments: tuple[str, ...]  # deployment ids, first preferred
     custom_sizes: CustomSizes | None = None
     sources: tuple[str, ...] = ()
+    # gpt-image parameters: what each model takes (a value outside these is a 400 naming the param).
+    # Output formats we can always honour (converting locally), so every model takes all three.
+    output_formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    backgrounds: tuple[str, ...] = ("auto", "opaque")
+    moderation: tuple[str, ...] = ()
+    input_fidelity: tuple[str, ...] = ()
+    size_auto: bool = False
+    # Variations are edits of the one input image with this prompt; None: no variations.
+    variation_prompt: str | None = None
 
     @property
     def default_quality(self) -> str:

@@ -12,7 +12,7 @@ UPDATE_KEY = ("UPDATE api_keys SET name = ?, minute_limit = ?, day_limit = ?, mo
 _GENERATION_COLUMNS = ("l.id, l.request_id, l.key_id, COALESCE(k.name, ''), l.mode, l.model, l.provider, "
                        "l.upstream_model, l.n_requested, l.n_delivered, l.size, l.quality, l.cost_micros, "
                        "l.billed_micros, l.upstream_cost_micros, l.latency_ms, l.status, l.error_type, l.end_user, "
-                       "l.created_at, l.prompt, l.images")
+                       "l.created_at, l.prompt, l.images, l.kind")
 
 
 def generations(query: GenerationQuery) -> tuple[str, tuple[object, ...]]:

@@ -40,6 +40,7 @@ class GenerationRow:
     created_at: int
     prompt: str
     images: str  # JSON list of "img_….png", '' when none
+    kind: str = "generation"
 
 
 @dataclass(frozen=True)

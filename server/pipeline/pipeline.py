@@ -1,65 +1,68 @@
-"""The one request path every kind of request takes, over either protocol:
+"""The one request path every kind of request takes, over either protocol, streamed or not:
 
-    validate → (idempotency) → limit + reserve → memory budget → route → provider → deliver → settle → ledger row
+    validate → route → (idempotency) → limit + reserve → memory budget → provider → deliver → settle → ledger row
 
-A kind (generation today; edits and variations later) differs only in how its proto request is
-validated into an ImageRequest; everything after that is shared. Every exit, error or
-cancellation included, leaves exactly one ledger row and gives back whatever was not spent.
+A kind (generation, edit, variation: kinds.py) differs only in how its proto request is validated
+into an ImageRequest; everything after that is shared. A streamed request is the same run with a
+sink for its events (streaming.py). Every exit, error or cancellation included, leaves exactly one
+ledger row and gives back whatever was not spent. Once the upstream has delivered (and charged),
+the rest runs to the end even if the caller hangs up: the images are stored, billed and recorded.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from perf.images.v1 import image_service_pb2 as pb
-from server.accounting.holds import WINDOW_STATES, Accountant
+from server.accounting.holds import WINDOW_STATES, Accountant, Hold
 from server.accounting.ledger import LedgerDraft
 from server.accounting.spool import LedgerSpool
-from server.catalog import Catalog
 from server.database import Store
 from server.database.records import ApiKey
 from server.errors import ModelGone, PerfError, UpstreamError
 from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
+from server.pipeline.kinds import Kind, Rules
 from server.pipeline.latency import LatencyEstimates
-from server.pipeline.requests import ImageRequest
+from server.pipeline.requests import VARIATION, ImageRequest
+from server.pipeline.responses import completed_events, partial_event, response, upstream_cost
 from server.pipeline.routing import Route, Router
-from server.providers.base import GenerationResult
+from server.providers.base import GenerationResult, PartialImage
+from server.providers.images import converted
 
 log = logging.getLogger("perf.server")
-MICROS = 1_000_000
 
 
 @dataclass(frozen=True)
 class Call:
-    """Who asks, under which request id, until when, and with which Idempotency-Key."""
+    """Who asks, under which request id, until when, with which Idempotency-Key, and (streamed requests)
+    where its events go."""
 
     caller: ApiKey
     request_id: str
     time_remaining: float | None = None
     idempotency_key: str | None = None
+    events: EventSink | None = None
 
 
-@dataclass(frozen=True)
-class Kind:
-    """A kind of request: its name and how its proto message becomes an ImageRequest."""
-
-    name: str
-    validate: Callable[[Any, Catalog], ImageRequest]
+class EventSink(Protocol):
+    async def put(self, event: pb.ImageStreamEvent) -> None: ...
 
 
 class Pipeline:
-    def __init__(self, catalog: Catalog, router: Router, delivery: Delivery, accountant: Accountant, store: Store,
+    def __init__(self, rules: Rules, router: Router, delivery: Delivery, accountant: Accountant, store: Store,
                  idempotency: Idempotency, spool: LedgerSpool, budget: ImageByteBudget) -> None:
+        self._rules = rules
         self._spool = spool
         self._budget = budget
         self._latency = LatencyEstimates()
-        self._catalog = catalog
+        self._catalog = rules.catalog
         self._router = router
         self._delivery = delivery
         self._accountant = accountant
@@ -69,7 +72,7 @@ class Pipeline:
     async def run(self, kind: Kind, request: Any, call: Call) -> pb.GenerateImagesResponse:
         with self._accountant.tasks.handler():
             started = time.perf_counter()
-            draft = LedgerDraft.start(call.request_id, call.caller, request, self._catalog.default_model)
+            draft = LedgerDraft.start(call.request_id, call.caller, kind.name, request, self._catalog.default_model)
             try:
                 return await self._validated(kind, request, call, draft, started)
             except PerfError as error:
@@ -88,9 +91,9 @@ class Pipeline:
 
     async def _validated(self, kind: Kind, request: Any, call: Call, draft: LedgerDraft,
                          started: float) -> pb.GenerateImagesResponse:
-        valid = kind.validate(request, self._catalog)
+        valid = kind.validate(request, self._rules, call.events is not None)
         draft.validated(valid)
-        route = self._router.route(call.caller, valid.model)  # an unconfigured provider fails before any claim
+        route = self._router.route(call.caller, valid)  # an unconfigured provider fails before any claim
         if call.idempotency_key is None:
             return await self._generate(valid, route, call, draft, started)
         outcome = await self._idempotency.begin(call.caller, parse_key(call.idempotency_key), fingerprint(valid),
@@ -98,7 +101,13 @@ class Pipeline:
                                                 self._latency.expected_s(valid.model.id))
         if isinstance(outcome, bytes):
             draft.replayed()
-            return pb.GenerateImagesResponse.FromString(outcome)
+            replayed = pb.GenerateImagesResponse.FromString(outcome)
+            if call.events is not None:  # a streamed retry gets the stored answer as its completed event
+                await call.events.put(pb.ImageStreamEvent(
+                    type=f"{valid.streamed_event}.completed", created_at=replayed.created, size=replayed.size,
+                    quality=replayed.quality, background=replayed.background,
+                    output_format=replayed.output_format, perf=replayed.perf, response=replayed))
+            return replayed
         try:
             response = await self._generate(valid, route, call, draft, started)
         except BaseException:
@@ -113,44 +122,64 @@ class Pipeline:
         accountant = self._accountant
         hold = await accountant.reserve(call.caller, valid.n, valid.estimate_micros)
         try:
-            async with self._budget.hold(estimate_bytes(valid.n, valid.width, valid.height), call.time_remaining):
+            held = estimate_bytes(valid.n, valid.width, valid.height) + sum(len(i.data) for i in valid.images)
+            async with self._budget.hold(held, call.time_remaining):
                 route, result = await self._provider_call(valid, route, call, draft)
-                # Never more than was asked for and reserved, whatever an upstream sends back.
-                images = result.images[: valid.n]
-                if not images:
-                    raise UpstreamError("the provider returned no images")
-                data = await self._delivery.deliver(images, valid.response_format, result.revised_prompt)
-                draft.stored(data)
-            # Only delivered images are billed (an upstream may withhold some).
-            cost_micros = valid.cost_micros(len(images), result.usage)
-            draft.delivered(len(images), cost_micros, result.model_used, _upstream_cost(valid, route, result))
-            await accountant.settle(hold, cost_micros)
-            self._latency.observe(valid.model.id, time.perf_counter() - started)
+                # From here the upstream has delivered and charged: see it through whatever the caller does.
+                finishing = accountant.tasks.spawn(self._finish(valid, route, result, call, draft, hold, started))
+                try:
+                    return await asyncio.shield(finishing)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(finishing)  # so the ledger row records what was delivered
+                    raise
         except BaseException:
-            await accountant.release(hold)
+            await accountant.release(hold)  # a no-op once settled
             raise
-        return pb.GenerateImagesResponse(
-            created=int(time.time()),
-            data=data,
-            perf=pb.Perf(request_id=call.request_id, model_used=result.model_used, size=valid.size,
-                         quality=valid.quality, cost_usd=cost_micros / MICROS,
-                         latency_ms=int((time.perf_counter() - started) * 1000)),
-            usage=_token_usage(valid, result))
+
+    async def _finish(self, valid: ImageRequest, route: Route, result: GenerationResult, call: Call,
+                      draft: LedgerDraft, hold: Hold, started: float) -> pb.GenerateImagesResponse:
+        """Deliver, bill and answer for what the upstream returned."""
+        # Never more than was asked for and reserved, whatever an upstream sends back.
+        images = result.images[: valid.n]
+        if not images:
+            raise UpstreamError("the provider returned no images")
+        images = await converted(images, valid.output)
+        # A variation's prompt is ours (catalog data), not the caller's: it is not theirs to see revised.
+        revised = "" if valid.kind == VARIATION else result.revised_prompt
+        data = await self._delivery.deliver(images, valid.response_format, revised)
+        draft.stored(data)
+        # Only delivered images are billed (an upstream may withhold some).
+        cost_micros = valid.cost_micros(len(images), result.usage)
+        draft.delivered(len(images), cost_micros, result.model_used, upstream_cost(valid, route, result))
+        await self._accountant.settle(hold, cost_micros)
+        self._latency.observe(valid.model.id, time.perf_counter() - started)
+        answer = response(valid, result, images, data, cost_micros, call.request_id, started)
+        if call.events is not None:
+            for event in completed_events(valid, images, answer):
+                await call.events.put(event)
+        return answer
 
     async def _provider_call(self, valid: ImageRequest, route: Route, call: Call,
                              draft: LedgerDraft) -> tuple[Route, GenerationResult]:
         """The provider's result; a deployment its upstream reports gone is retired and its successor asked
         (a gone model generated and charged nothing, so asking again cannot pay twice)."""
+        sink = call.events
+
+        async def on_partial(partial: PartialImage) -> None:
+            if sink is not None:
+                await sink.put(partial_event(valid, partial))
+
         while True:
             draft.routed(route)
-            job = self._router.job_for(route, valid, call.time_remaining)
+            job = self._router.job_for(route, valid, call.time_remaining, on_partial if sink is not None else None)
             try:
                 return route, await route.provider.generate(job)
             except ModelGone as gone:
                 if route.deployment is None or route.sandbox or gone.retry_safe is not True:
                     raise
                 self._router.lifecycles.retire(route.deployment, gone.message)
-                route = self._router.route(call.caller, valid.model)
+                route = self._router.route(call.caller, valid)
 
     async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
         """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it.
@@ -190,25 +219,3 @@ class Pipeline:
         except Exception:  # headers are a courtesy; never turn a response into an error for them
             log.warning("could not read rate-limit state for key=%s", caller.id, exc_info=True)
 
-
-def _upstream_cost(valid: ImageRequest, route: Route, result: GenerationResult) -> int:
-    """What the upstream charged us: its own figure when it gives one, else its list price."""
-    if route.sandbox or route.deployment is None:
-        return 0
-    if result.upstream_cost_micros is not None:
-        return result.upstream_cost_micros
-    charged = result.charged_images if result.charged_images is not None else len(result.images)
-    usage = result.charged_usage if result.charged_usage is not None else result.usage
-    return route.deployment.upstream_price.settle(valid.work, charged, usage)
-
-
-def _token_usage(valid: ImageRequest, result: GenerationResult) -> pb.TokenUsage | None:
-    """OpenAI's `usage` object, for models billed by the token (as OpenAI returns it for gpt-image)."""
-    usage = result.usage
-    if usage is None or valid.model.price.kind != "per_token":
-        return None
-    return pb.TokenUsage(
-        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-        total_tokens=usage.input_tokens + usage.output_tokens,
-        input_tokens_details=pb.TokenUsage.Details(text_tokens=usage.text_input, image_tokens=usage.image_input),
-        output_tokens_details=pb.TokenUsage.Details(text_tokens=usage.text_output, image_tokens=usage.image_output))

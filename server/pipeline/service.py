@@ -13,18 +13,16 @@ from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
 from server.catalog.lifecycle import Lifecycles
-from server.catalog.pricing import PerImage, PerMegapixel
+from server.catalog.pricing import MICROS, PerImage, PerMegapixel
 from server.database import Store
 from server.errors import NotFound
-from server.pipeline.pipeline import MICROS, Call, Kind, Pipeline
-from server.pipeline.requests import GENERATION
-from server.pipeline.validation import validate
+from server.pipeline.kinds import EDIT_IMAGES, GENERATE, VARY
+from server.pipeline.pipeline import Call, Pipeline
+from server.pipeline.streaming import streamed
 from server.runtime.outages import backend
 from server.runtime.request_context import REQUEST_ID, current_caller
 from server.storage.base import ImageStore, ImageStream, open_image, valid_name
 from server.storage.signing import UrlSigner
-
-GENERATE = Kind(GENERATION, validate)
 
 
 class ImageService(pb_grpc.ImageServiceServicer):
@@ -40,6 +38,24 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def GenerateImages(self, request: pb.GenerateImagesRequest,
                              context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
         return await self._pipeline.run(GENERATE, request, _call(context))
+
+    async def StreamGenerateImages(self, request: pb.GenerateImagesRequest,
+                                   context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImageStreamEvent]:
+        async for event in streamed(self._pipeline, GENERATE, request, _call(context)):
+            yield event
+
+    async def EditImages(self, request: pb.EditImagesRequest,
+                         context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
+        return await self._pipeline.run(EDIT_IMAGES, request, _call(context))
+
+    async def StreamEditImages(self, request: pb.EditImagesRequest,
+                               context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImageStreamEvent]:
+        async for event in streamed(self._pipeline, EDIT_IMAGES, request, _call(context)):
+            yield event
+
+    async def CreateImageVariation(self, request: pb.CreateImageVariationRequest,
+                                   context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
+        return await self._pipeline.run(VARY, request, _call(context))
 
     async def GetUsage(self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext) -> pb.Usage:
         caller = current_caller()

@@ -4,6 +4,7 @@ Adapters import nothing from generated code; the service converts proto to these
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -11,6 +12,24 @@ from server.catalog.pricing import TokenUsage
 
 # A fixed upstream parameter from the catalog's deployment table (TOML scalars).
 Param = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """An image and what its header says: what an adapter returns, and what callers send to edit."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class PartialImage:
+    """A partial image an upstream streamed before the final one (gpt-image `partial_images`)."""
+
+    image: GeneratedImage
+    index: int  # 0-based
 
 
 @dataclass(frozen=True)
@@ -31,14 +50,23 @@ class GenerationJob:
     upstream_size: tuple[int, int] | None = None
     # time.monotonic() by which the adapter must have answered (None: the adapter's own default).
     deadline: float | None = None
-
-
-@dataclass(frozen=True)
-class GeneratedImage:
-    data: bytes
-    mime: str
-    width: int
-    height: int
+    # "generation" | "edit" (variations are edits); edits carry their input images and the mask of
+    # the first in OpenAI's convention (fully transparent = edit here), which each adapter converts.
+    kind: str = "generation"
+    images: tuple[GeneratedImage, ...] = ()
+    mask: GeneratedImage | None = None
+    # gpt-image parameters, for adapters whose upstream takes them (the pipeline converts the output
+    # format itself where an upstream cannot); None: not asked for.
+    output_format: str | None = None
+    output_compression: int | None = None
+    background: str | None = None
+    moderation: str | None = None
+    input_fidelity: str | None = None
+    # `size: auto`: the upstream chooses; the image is not conformed to width x height.
+    size_auto: bool = False
+    # Streamed requests: how many partial images to ask for, and where to send them as they arrive.
+    partial_images: int = 0
+    on_partial: Callable[[PartialImage], Awaitable[None]] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,8 @@ class GenerationResult:
     # and for everything it charged when that is more (Gemini bills a call whose image it withheld).
     usage: TokenUsage | None = None
     charged_usage: TokenUsage | None = None
+    # The background the upstream says it made (gpt-image reports "transparent" | "opaque").
+    background: str | None = None
 
 
 @dataclass(frozen=True)

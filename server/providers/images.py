@@ -14,6 +14,7 @@ import asyncio
 import binascii
 import io
 from dataclasses import dataclass
+from typing import Protocol
 
 import pybase64
 from PIL import Image, ImageOps
@@ -111,3 +112,45 @@ def _resize(image: GeneratedImage, width: int, height: int) -> GeneratedImage:
     else:
         fitted.save(out, fmt, quality=92)
     return GeneratedImage(data=out.getvalue(), mime=image.mime, width=width, height=height)
+
+
+_MIME_BY_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+async def converted(images: tuple[GeneratedImage, ...], output: OutputLike) -> tuple[GeneratedImage, ...]:
+    """`images` in the caller's output format: unchanged where the upstream made that type already (it
+    was asked to, with the compression), else re-encoded here at the requested compression."""
+    wanted = _MIME_BY_FORMAT[output.format]
+    if all(image.mime == wanted for image in images):
+        return images
+    return tuple([image if image.mime == wanted else await asyncio.to_thread(_encode, image, output.format,
+                                                                             output.compression)
+                  for image in images])
+
+
+class OutputLike(Protocol):
+    @property
+    def format(self) -> str: ...
+
+    @property
+    def compression(self) -> int | None: ...
+
+
+def _encode(image: GeneratedImage, fmt: str, compression: int | None) -> GeneratedImage:
+    with Image.open(io.BytesIO(image.data), formats=[_PIL_FORMAT[image.mime]]) as source:
+        source.load()
+        out = io.BytesIO()
+        # output_compression is OpenAI's 0-100 "compression level": 100 keeps the most detail.
+        quality = 90 if compression is None else max(1, compression)
+        if fmt == "jpeg":
+            flat = source.convert("RGBA") if source.mode in ("P", "LA") else source
+            if flat.mode == "RGBA":  # JPEG has no alpha: flatten onto white rather than black
+                background = Image.new("RGB", flat.size, (255, 255, 255))
+                background.paste(flat, mask=flat.getchannel("A"))
+                flat = background
+            flat.convert("RGB").save(out, "JPEG", quality=quality)
+        elif fmt == "webp":
+            source.save(out, "WEBP", quality=quality)
+        else:
+            source.save(out, "PNG", compress_level=3)
+    return GeneratedImage(data=out.getvalue(), mime=_MIME_BY_FORMAT[fmt], width=image.width, height=image.height)

@@ -1,68 +1,18 @@
-"""Test mode's provider: draws a deterministic PNG locally and never touches the network.
+"""Test mode's provider: the pictures of sandbox_render.py, never the network, for every kind of request.
 
-Same job, same bytes: the picture is a gradient whose colours come from a hash of the prompt,
-with the prompt, the model and a TEST IMAGE banner on it, at exactly the size the live model
-would deliver.
+It honours what live models do that a test may want to see: edits (the first input image drawn in,
+the mask's area tinted), a transparent background (real alpha), and partial images when streamed
+(progressively sharper, PERF_SANDBOX_LATENCY_MS spread across them). Output formats and compression
+are applied by the pipeline, as for any upstream that answers in PNG.
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
-import textwrap
 from collections import OrderedDict
 from threading import Lock
 
-from PIL import Image, ImageDraw, ImageFont
-
-from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
-
-_FONT_CACHE: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
-
-
-def render_png(prompt: str, model: str, width: int, height: int, index: int = 0) -> bytes:
-    """The sandbox image for one (prompt, model, size, index); pure and deterministic."""
-    digest = hashlib.sha256(f"{model}\0{prompt}\0{index}".encode()).digest()
-    start = digest[0:3]
-    end = bytes(255 - c for c in start)  # the complement keeps the gradient visible for any hash
-    # One column (or row) of colours stretched to size: far cheaper than per-pixel work.
-    vertical = digest[6] % 2 == 0
-    steps = height if vertical else width
-    line = bytearray()
-    for i in range(steps):
-        t = i / max(1, steps - 1)
-        line += bytes(round(a + (b - a) * t) for a, b in zip(start, end))
-    strip = Image.frombytes("RGB", (1, steps) if vertical else (steps, 1), bytes(line))
-    image = strip.resize((width, height), Image.Resampling.NEAREST)
-    _draw_labels(image, prompt, model, index)
-    out = io.BytesIO()
-    # Level 1: test images need to be cheap to make, not small.
-    image.save(out, format="PNG", compress_level=1)
-    return out.getvalue()
-
-
-def _draw_labels(image: Image.Image, prompt: str, model: str, index: int) -> None:
-    width, height = image.size
-    draw = ImageDraw.Draw(image)
-    size = max(10, min(width, height) // 24)
-    font = _font(size)
-    banner = max(size * 2, height // 10)
-    draw.rectangle((0, 0, width, banner), fill=(0, 0, 0))
-    draw.text((size // 2, (banner - size) // 2), f"TEST IMAGE · {model} · #{index + 1}", fill=(255, 220, 0),
-              font=font)
-    chars_per_line = max(8, int(width / (size * 0.6)))
-    lines = textwrap.wrap(prompt, chars_per_line)[: max(1, (height - banner) // (size + 4) - 1)]
-    y = banner + size // 2
-    for line in lines:
-        draw.text((size // 2, y), line, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
-        y += size + 4
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    font = _FONT_CACHE.get(size)
-    if font is None:
-        font = _FONT_CACHE[size] = ImageFont.load_default(size=size)
-    return font
+from server.providers.base import GeneratedImage, GenerationJob, GenerationResult, PartialImage
+from server.providers.sandbox_render import Picture, pixelated, render
 
 
 class RenderCache:
@@ -71,26 +21,24 @@ class RenderCache:
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._items: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+        self._items: OrderedDict[Picture, bytes] = OrderedDict()
         self._lock = Lock()  # renders run in worker threads
 
-    def get(self, prompt: str, model: str, width: int, height: int, index: int) -> bytes | None:
-        key = (prompt, model, width, height, index)
+    def get(self, picture: Picture) -> bytes | None:
         with self._lock:
-            hit = self._items.get(key)
+            hit = self._items.get(picture)
             if hit is not None:
-                self._items.move_to_end(key)
+                self._items.move_to_end(picture)
             return hit
 
-    def get_or_render(self, prompt: str, model: str, width: int, height: int, index: int) -> bytes:
-        hit = self.get(prompt, model, width, height, index)
+    def get_or_render(self, picture: Picture) -> bytes:
+        hit = self.get(picture)
         if hit is not None:
             return hit
-        key = (prompt, model, width, height, index)
-        data = render_png(prompt, model, width, height, index)
+        data = render(picture)
         with self._lock:
-            if key not in self._items and len(data) <= self._max_bytes:
-                self._items[key] = data
+            if picture not in self._items and len(data) <= self._max_bytes:
+                self._items[picture] = data
                 self._bytes += len(data)
                 while self._bytes > self._max_bytes:
                     _, evicted = self._items.popitem(last=False)
@@ -107,14 +55,33 @@ class SandboxProvider:
         self._latency_s = latency_s
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
-        if self._latency_s:
+        pictures = [_picture(job, i) for i in range(job.n)]
+        streamed = job.on_partial is not None and job.partial_images > 0
+        if self._latency_s and not streamed:
             await asyncio.sleep(self._latency_s)
-        cached = [self._cache.get(job.prompt, job.model, job.width, job.height, i) for i in range(job.n)]
+        cached = [self._cache.get(picture) for picture in pictures]
         datas = [data for data in cached if data is not None]
         if len(datas) < job.n:  # only rendering needs a worker thread; a repeat skips the hop
-            datas = await asyncio.to_thread(self._render_all, job)
+            datas = await asyncio.to_thread(lambda: [self._cache.get_or_render(p) for p in pictures])
+        if streamed:
+            await self._stream_partials(job, datas[0])
         images = tuple(GeneratedImage(data=d, mime="image/png", width=job.width, height=job.height) for d in datas)
-        return GenerationResult(images=images, revised_prompt=job.prompt, model_used=job.model)
+        return GenerationResult(images=images, revised_prompt=job.prompt, model_used=job.model,
+                                background="transparent" if job.background == "transparent" else "opaque")
 
-    def _render_all(self, job: GenerationJob) -> list[bytes]:
-        return [self._cache.get_or_render(job.prompt, job.model, job.width, job.height, i) for i in range(job.n)]
+    async def _stream_partials(self, job: GenerationJob, final: bytes) -> None:
+        assert job.on_partial is not None
+        steps = job.partial_images
+        pause = self._latency_s / (steps + 1)
+        for step in range(steps):
+            await asyncio.sleep(pause)
+            data = await asyncio.to_thread(pixelated, final, step, steps)
+            await job.on_partial(PartialImage(GeneratedImage(data, "image/png", job.width, job.height), step))
+        await asyncio.sleep(pause)
+
+
+def _picture(job: GenerationJob, index: int) -> Picture:
+    source = job.images[0].data if job.images else None
+    return Picture(prompt=job.prompt, model=job.model, width=job.width, height=job.height, index=index,
+                   transparent=job.background == "transparent", source=source,
+                   mask=job.mask.data if job.mask is not None else None)

@@ -27,6 +27,8 @@ from server.limits import ImageLimiter, InProcessLimiter, make_limiter
 from server.pipeline.budget import ImageByteBudget
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency
+from server.pipeline.inputs import InputLimits
+from server.pipeline.kinds import Rules
 from server.pipeline.pipeline import Pipeline
 from server.pipeline.routing import Router
 from server.pipeline.service import ImageService
@@ -133,7 +135,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper)),
                       AdminAuthInterceptor(admin_gate)],
         options=options)
-    pipeline = Pipeline(catalog, router, Delivery(images, storage.urls), accountant, store,
+    rules = Rules(catalog, InputLimits(settings.max_upload_file_bytes, settings.max_upload_bytes,
+                                       settings.providers.max_image_pixels))
+    pipeline = Pipeline(rules, router, Delivery(images, storage.urls), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),

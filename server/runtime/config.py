@@ -79,6 +79,10 @@ class ServerSettings:
     # and how long a newcomer waits for room before a 503.
     max_inflight_image_bytes: int = 1024 * MIB
     inflight_wait_s: float = 10.0
+    # Images sent to edit or vary: each at most, and all together at most (the gateway enforces the
+    # same numbers while it reads the upload; the server checks again for gRPC callers).
+    max_upload_file_bytes: int = 25 * MIB
+    max_upload_bytes: int = 64 * MIB
     # Tests and drills only: the date lifecycle routing takes as today (PERF_LIFECYCLE_TODAY).
     fixed_today: dt.date | None = None
     # The catalog file (models, prices, deployments); None: the one shipped in server/catalog/.
@@ -128,6 +132,8 @@ class ServerSettings:
             bootstrap_keys_file=Path(env["PERF_BOOTSTRAP_KEYS_FILE"]) if env.get("PERF_BOOTSTRAP_KEYS_FILE") else None,
             max_inflight_image_bytes=int(env.get("PERF_MAX_INFLIGHT_IMAGE_BYTES", str(cls.max_inflight_image_bytes))),
             inflight_wait_s=float(env.get("PERF_INFLIGHT_WAIT_SECONDS", str(cls.inflight_wait_s))),
+            max_upload_file_bytes=int(env.get("PERF_MAX_UPLOAD_FILE_BYTES", str(cls.max_upload_file_bytes))),
+            max_upload_bytes=int(env.get("PERF_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),
             fixed_today=dt.date.fromisoformat(env["PERF_LIFECYCLE_TODAY"]) if env.get("PERF_LIFECYCLE_TODAY") else None,
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),

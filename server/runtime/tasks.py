@@ -34,11 +34,15 @@ class TaskTracker:
             if not self._handlers:
                 self._no_handlers.set()
 
-    def shielded(self, work: Coroutine[object, object, T]) -> Awaitable[T]:
+    def spawn(self, work: Coroutine[object, object, T]) -> asyncio.Task[T]:
+        """Run `work` as a task that shutdown waits for; cancelling whoever awaits it does not cancel it."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)  # type: ignore[arg-type]
         task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
-        return asyncio.shield(task)
+        return task
+
+    def shielded(self, work: Coroutine[object, object, T]) -> Awaitable[T]:
+        return asyncio.shield(self.spawn(work))
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (bounded) for handlers to finish their cleanup and for tracked work still running.

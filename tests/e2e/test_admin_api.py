@@ -195,6 +195,7 @@ def test_generations_page_newest_first_with_filters(make_stack, backends) -> Non
         cursor = page["next_cursor"]
     assert [g["prompt"] for g in seen] == prompts[::-1]  # newest first, each once, nothing else
     assert all(g["key_name"] == "pager" and g["n_delivered"] == 1 and g["cost_usd"] == 0.016 for g in seen)
+    assert {g["kind"] for g in seen} == {"generation"}
     assert all(len(g["images"]) == 1 and g["stored_images"] == 1 for g in seen)
     failed = admin(stack, "GET", f"generations?key_id={key['key']['id']}&status=error").json()["data"]
     assert [(g["prompt"], g["error_type"], g["images"]) for g in failed] == [("refused", "invalid_request", [])]

@@ -108,7 +108,8 @@ def test_catalog_check_prints_the_table_and_fails_on_a_chain_that_ends_retired(t
     retired.write_text(text.replace('deployments = ["gpt-image-2/openai"]',
                                     'deployments = ["gpt-image-2/openai", "gpt-image-2/spare"]')
                        .replace('quality = { standard = "low" }\nsize = { "256x256" = "1024x1024", "512x512" = '
-                                '"1024x1024" }\nsources = ["https://developers.openai.com/api/docs/models/gpt-image-2"]'
+                                '"1024x1024" }\nedit = { upstream_model = "gpt-image-2", max_images = 16, mask = true }\n'
+                                    'stream = true\nsources = ["https://developers.openai.com/api/docs/models/gpt-image-2"]'
                                 '\n\n[deployments."gpt-image-2/spare".upstream_price',
                                 'quality = { auto = "auto", low = "low", medium = "medium", high = "high" }\n'
                                 'sources = []\n\n[deployments."gpt-image-2/spare".upstream_price'))

@@ -23,7 +23,8 @@ def from_domain(error: Exception) -> AioRpcError:
 
 
 def test_null_means_default_and_presence_is_kept() -> None:
-    request = generation_request({"prompt": "p", "model": None, "n": 2, "quality": "hd"})
+    request, stream = generation_request({"prompt": "p", "model": None, "n": 2, "quality": "hd"})
+    assert not stream
     assert not request.HasField("model")
     assert request.n == 2 and request.HasField("quality")
 

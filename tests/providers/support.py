@@ -16,8 +16,8 @@ from typing import Any
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles
+from server.pipeline.kinds import Rules, validate_generation
 from server.pipeline.routing import live_job
-from server.pipeline.validation import validate
 from server.providers.base import GenerationJob, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
@@ -61,8 +61,8 @@ async def live(kind: str, settings: dict[str, str] | None = None,
 
 
 def job(model: str, *, time_remaining: float | None = 10.0, **fields: Any) -> GenerationJob:
-    valid = validate(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"), model=model,
-                                              **fields), CATALOG)
+    valid = validate_generation(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"),
+                                                         model=model, **fields), Rules(CATALOG), False)
     deployment = LIFECYCLES.serving(valid.model)
     assert deployment is not None
     return live_job(valid, deployment, time_remaining)

@@ -11,8 +11,8 @@ from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import CatalogError, load_catalog
 from server.catalog.loader import DEFAULT_PATH
 from server.database.records import ApiKey
+from server.pipeline.kinds import Rules, validate_generation
 from server.pipeline.routing import Router
-from server.pipeline.validation import validate
 from server.providers.sandbox import SandboxProvider
 
 from .support import CATALOG, LIFECYCLES, job
@@ -62,10 +62,11 @@ def test_live_job_translates_and_carries_a_deadline_with_margin() -> None:
 def test_test_keys_get_the_untranslated_sandbox_job() -> None:
     sandbox = SandboxProvider()
     router = Router(CATALOG, LIFECYCLES, sandbox, {"openai": sandbox})
-    valid = validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-3", quality="hd"), CATALOG)
-    test_route = router.route(key("test"), valid.model)
+    valid = validate_generation(pb.GenerateImagesRequest(prompt="p", model="dall-e-3", quality="hd"), Rules(CATALOG),
+                                False)
+    test_route = router.route(key("test"), valid)
     sandbox_job = router.job_for(test_route, valid, 5.0)
     assert (sandbox_job.upstream_model, sandbox_job.quality, sandbox_job.style, sandbox_job.deadline) == \
         ("dall-e-3", "hd", "vivid", None)
     assert test_route.sandbox and test_route.deployment.id == "dall-e-3/gpt-image-2"  # type: ignore[union-attr]
-    assert router.job_for(router.route(key("live"), valid.model), valid, 5.0).upstream_model == "gpt-image-2"
+    assert router.job_for(router.route(key("live"), valid), valid, 5.0).upstream_model == "gpt-image-2"

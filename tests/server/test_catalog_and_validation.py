@@ -12,7 +12,7 @@ from server.catalog.model import CustomSizes
 from server.catalog.pricing import PerImage
 from server.catalog.sizes import deliverable_size
 from server.errors import InvalidRequest, NotFound
-from server.pipeline.validation import validate
+from server.pipeline.kinds import Rules, validate_generation
 
 CATALOG = load_catalog()
 
@@ -42,7 +42,8 @@ def test_catalog_has_the_seven_public_models_with_seed_prices() -> None:
     (('{ size = "1792x1024", quality = "hd", usd = "0.120" },', ""), "no price for 1792x1024 hd"),
     (('usd = "0.016"', 'usd = "0.0160001"'), "micro-dollar"),
     (('provider = "google"', 'provider = "nobody"'), "unknown provider"),
-    (('upstream_model = "sd3.5-large"\nupstream_price', 'upstream_model = "sd3.5-large"\nnot_a_price'), "unknown keys"),
+    (('upstream_price = { per_image = [{ size = "any", quality = "standard", usd = "0.065" }] }',
+          'not_a_price = { per_image = [{ size = "any", quality = "standard", usd = "0.065" }] }'), "unknown keys"),
     (('deployments = ["flux-2-max/bfl"]', 'deployments = ["flux-2-max/nowhere"]'), "no deployment"),
     (('deployments = ["flux-2-max/bfl"]', 'deployments = ["flux-2-pro/bfl"]'), "serves both"),
     (('successor = "imagen-3/gemini-nano-banana-2.1"', 'successor = "imagen-3/imagen-4.0-generate-001"'), "loops"),
@@ -75,25 +76,28 @@ def test_custom_sizes_map_to_what_the_upstream_delivers(custom: CustomSizes, req
     assert deliverable_size(custom, *request_size) == delivered
 
 
+RULES = Rules(CATALOG)
+
+
 def test_validation_fills_defaults_and_prices() -> None:
-    valid = validate(pb.GenerateImagesRequest(prompt="p"), CATALOG)
+    valid = validate_generation(pb.GenerateImagesRequest(prompt="p"), RULES, False)
     assert (valid.model.id, valid.n, valid.size, valid.quality, valid.style, valid.response_format) == \
         ("dall-e-3", 1, "1024x1024", "standard", "vivid", "url")
     assert valid.estimate_micros == 40_000
-    flux = validate(pb.GenerateImagesRequest(prompt="p", model="flux-pro", n=4, size="2000x1000"), CATALOG)
+    flux = validate_generation(pb.GenerateImagesRequest(prompt="p", model="flux-pro", n=4, size="2000x1000"), RULES, False)
     assert (flux.size, flux.estimate_micros, flux.style) == ("1440x704", 220_000, None)
 
 
 def test_validation_errors_name_params() -> None:
     with pytest.raises(NotFound) as unknown:
-        validate(pb.GenerateImagesRequest(prompt="p", model="nope"), CATALOG)
+        validate_generation(pb.GenerateImagesRequest(prompt="p", model="nope"), RULES, False)
     assert unknown.value.param == "model"
     with pytest.raises(InvalidRequest) as budget:
-        validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.199), CATALOG)
+        validate_generation(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.199), RULES, False)
     assert budget.value.param == "max_cost_per_call"
-    assert validate(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.2),
-                    CATALOG).estimate_micros == 200_000
+    assert validate_generation(pb.GenerateImagesRequest(prompt="p", model="dall-e-2", n=10, max_cost_per_call=0.2),
+                               RULES, False).estimate_micros == 200_000
     emoji = "👩‍👩‍👧‍👦"  # 7 code points
-    assert validate(pb.GenerateImagesRequest(prompt=emoji * 571), CATALOG)
+    assert validate_generation(pb.GenerateImagesRequest(prompt=emoji * 571), RULES, False)
     with pytest.raises(InvalidRequest):
-        validate(pb.GenerateImagesRequest(prompt=emoji * 572), CATALOG)
+        validate_generation(pb.GenerateImagesRequest(prompt=emoji * 572), RULES, False)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from server.errors import NotFound, PermissionDenied
 from server.keys.tokens import generate_key, key_digest, key_mode
-from server.providers.sandbox import render_png
+from server.providers.sandbox_render import render_png
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.storage.base import CHUNK_BYTES, open_image
 from server.storage.local import LocalImageStore

@@ -18,7 +18,7 @@ SIGNER = UrlSigner(b"k" * 32, 3600, "http://127.0.0.1:8080")
 
 
 def draft(prompt: str) -> LedgerDraft:
-    return LedgerDraft.start("req_img_" + "a" * 24, KEY, pb.GenerateImagesRequest(prompt=prompt), "dall-e-3")
+    return LedgerDraft.start("req_img_" + "a" * 24, KEY, "generation", pb.GenerateImagesRequest(prompt=prompt), "dall-e-3")
 
 
 def test_prompt_is_kept_storable_and_cut() -> None:

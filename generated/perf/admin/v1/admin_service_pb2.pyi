@@ -200,7 +200,7 @@ class GenerationImage(_message.Message):
     def __init__(self, url: _Optional[str] = ..., expires: _Optional[int] = ...) -> None: ...
 
 class Generation(_message.Message):
-    __slots__ = ("id", "request_id", "key_id", "key_name", "mode", "model", "provider", "upstream_model", "n_requested", "n_delivered", "size", "quality", "cost_usd", "billed_usd", "upstream_cost_usd", "latency_ms", "status", "error_type", "user", "created", "prompt", "images", "stored_images")
+    __slots__ = ("id", "request_id", "key_id", "key_name", "mode", "model", "provider", "upstream_model", "n_requested", "n_delivered", "size", "quality", "cost_usd", "billed_usd", "upstream_cost_usd", "latency_ms", "status", "error_type", "user", "created", "prompt", "images", "stored_images", "kind")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +224,7 @@ class Generation(_message.Message):
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     STORED_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     id: str
     request_id: str
     key_id: str
@@ -247,7 +248,8 @@ class Generation(_message.Message):
     prompt: str
     images: _containers.RepeatedCompositeFieldContainer[GenerationImage]
     stored_images: int
-    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., key_id: _Optional[str] = ..., key_name: _Optional[str] = ..., mode: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., n_requested: _Optional[int] = ..., n_delivered: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., cost_usd: _Optional[float] = ..., billed_usd: _Optional[float] = ..., upstream_cost_usd: _Optional[float] = ..., latency_ms: _Optional[int] = ..., status: _Optional[str] = ..., error_type: _Optional[str] = ..., user: _Optional[str] = ..., created: _Optional[int] = ..., prompt: _Optional[str] = ..., images: _Optional[_Iterable[_Union[GenerationImage, _Mapping]]] = ..., stored_images: _Optional[int] = ...) -> None: ...
+    kind: str
+    def __init__(self, id: _Optional[str] = ..., request_id: _Optional[str] = ..., key_id: _Optional[str] = ..., key_name: _Optional[str] = ..., mode: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., n_requested: _Optional[int] = ..., n_delivered: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., cost_usd: _Optional[float] = ..., billed_usd: _Optional[float] = ..., upstream_cost_usd: _Optional[float] = ..., latency_ms: _Optional[int] = ..., status: _Optional[str] = ..., error_type: _Optional[str] = ..., user: _Optional[str] = ..., created: _Optional[int] = ..., prompt: _Optional[str] = ..., images: _Optional[_Iterable[_Union[GenerationImage, _Mapping]]] = ..., stored_images: _Optional[int] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class ListGenerationsResponse(_message.Message):
     __slots__ = ("data", "next_cursor")

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GenerateImagesRequest(_message.Message):
-    __slots__ = ("prompt", "model", "n", "size", "quality", "style", "response_format", "user", "max_cost_per_call")
+    __slots__ = ("prompt", "model", "n", "size", "quality", "style", "response_format", "user", "max_cost_per_call", "background", "output_format", "output_compression", "moderation", "partial_images")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     N_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,11 @@ class GenerateImagesRequest(_message.Message):
     RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     MAX_COST_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    MODERATION_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_IMAGES_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     model: str
     n: int
@@ -26,7 +31,90 @@ class GenerateImagesRequest(_message.Message):
     response_format: str
     user: str
     max_cost_per_call: float
-    def __init__(self, prompt: _Optional[str] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., style: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ..., max_cost_per_call: _Optional[float] = ...) -> None: ...
+    background: str
+    output_format: str
+    output_compression: int
+    moderation: str
+    partial_images: int
+    def __init__(self, prompt: _Optional[str] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., style: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ..., max_cost_per_call: _Optional[float] = ..., background: _Optional[str] = ..., output_format: _Optional[str] = ..., output_compression: _Optional[int] = ..., moderation: _Optional[str] = ..., partial_images: _Optional[int] = ...) -> None: ...
+
+class EditImagesRequest(_message.Message):
+    __slots__ = ("images", "mask", "prompt", "model", "n", "size", "quality", "background", "output_format", "output_compression", "input_fidelity", "response_format", "user", "partial_images", "max_cost_per_call")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_COST_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedScalarFieldContainer[bytes]
+    mask: bytes
+    prompt: str
+    model: str
+    n: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    output_compression: int
+    input_fidelity: str
+    response_format: str
+    user: str
+    partial_images: int
+    max_cost_per_call: float
+    def __init__(self, images: _Optional[_Iterable[bytes]] = ..., mask: _Optional[bytes] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., background: _Optional[str] = ..., output_format: _Optional[str] = ..., output_compression: _Optional[int] = ..., input_fidelity: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ..., partial_images: _Optional[int] = ..., max_cost_per_call: _Optional[float] = ...) -> None: ...
+
+class CreateImageVariationRequest(_message.Message):
+    __slots__ = ("image", "model", "n", "size", "response_format", "user", "max_cost_per_call")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    MAX_COST_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    model: str
+    n: int
+    size: str
+    response_format: str
+    user: str
+    max_cost_per_call: float
+    def __init__(self, image: _Optional[bytes] = ..., model: _Optional[str] = ..., n: _Optional[int] = ..., size: _Optional[str] = ..., response_format: _Optional[str] = ..., user: _Optional[str] = ..., max_cost_per_call: _Optional[float] = ...) -> None: ...
+
+class ImageStreamEvent(_message.Message):
+    __slots__ = ("type", "image", "created_at", "size", "quality", "background", "output_format", "partial_image_index", "usage", "perf", "response")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_IMAGE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    PERF_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    image: bytes
+    created_at: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    partial_image_index: int
+    usage: TokenUsage
+    perf: Perf
+    response: GenerateImagesResponse
+    def __init__(self, type: _Optional[str] = ..., image: _Optional[bytes] = ..., created_at: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., background: _Optional[str] = ..., output_format: _Optional[str] = ..., partial_image_index: _Optional[int] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ..., response: _Optional[_Union[GenerateImagesResponse, _Mapping]] = ...) -> None: ...
 
 class Image(_message.Message):
     __slots__ = ("url", "b64_json", "revised_prompt")
@@ -55,16 +143,24 @@ class Perf(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., model_used: _Optional[str] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[int] = ...) -> None: ...
 
 class GenerateImagesResponse(_message.Message):
-    __slots__ = ("created", "data", "perf", "usage")
+    __slots__ = ("created", "data", "perf", "usage", "background", "output_format", "quality", "size")
     CREATED_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     PERF_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     created: int
     data: _containers.RepeatedCompositeFieldContainer[Image]
     perf: Perf
     usage: TokenUsage
-    def __init__(self, created: _Optional[int] = ..., data: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ...) -> None: ...
+    background: str
+    output_format: str
+    quality: str
+    size: str
+    def __init__(self, created: _Optional[int] = ..., data: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., background: _Optional[str] = ..., output_format: _Optional[str] = ..., quality: _Optional[str] = ..., size: _Optional[str] = ...) -> None: ...
 
 class TokenUsage(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "total_tokens", "input_tokens_details", "output_tokens_details")

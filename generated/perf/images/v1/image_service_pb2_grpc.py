@@ -39,6 +39,26 @@ class ImageServiceStub:
                 request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
                 response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
                 _registered_method=True)
+        self.StreamGenerateImages = channel.unary_stream(
+                '/perf.images.v1.ImageService/StreamGenerateImages',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageStreamEvent.FromString,
+                _registered_method=True)
+        self.EditImages = channel.unary_unary(
+                '/perf.images.v1.ImageService/EditImages',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.EditImagesRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
+                _registered_method=True)
+        self.StreamEditImages = channel.unary_stream(
+                '/perf.images.v1.ImageService/StreamEditImages',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.EditImagesRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageStreamEvent.FromString,
+                _registered_method=True)
+        self.CreateImageVariation = channel.unary_unary(
+                '/perf.images.v1.ImageService/CreateImageVariation',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.CreateImageVariationRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/perf.images.v1.ImageService/ListModels',
                 request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ListModelsRequest.SerializeToString,
@@ -71,6 +91,35 @@ class ImageServiceServicer:
 
     def GenerateImages(self, request, context):
         """POST /v1/images/generations
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamGenerateImages(self, request, context):
+        """POST /v1/images/generations with "stream": true — partial images (where the upstream streams),
+        then the completed event with the image and its perf block.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditImages(self, request, context):
+        """POST /v1/images/edits (multipart)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamEditImages(self, request, context):
+        """POST /v1/images/edits with stream=true
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateImageVariation(self, request, context):
+        """POST /v1/images/variations (multipart)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,6 +168,26 @@ def add_ImageServiceServicer_to_server(servicer, server):
             'GenerateImages': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateImages,
                     request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.SerializeToString,
+            ),
+            'StreamGenerateImages': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamGenerateImages,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageStreamEvent.SerializeToString,
+            ),
+            'EditImages': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditImages,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.EditImagesRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.SerializeToString,
+            ),
+            'StreamEditImages': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamEditImages,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.EditImagesRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ImageStreamEvent.SerializeToString,
+            ),
+            'CreateImageVariation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateImageVariation,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.CreateImageVariationRequest.FromString,
                     response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
@@ -173,6 +242,114 @@ class ImageService:
             target,
             '/perf.images.v1.ImageService/GenerateImages',
             perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamGenerateImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/perf.images.v1.ImageService/StreamGenerateImages',
+            perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.ImageStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/EditImages',
+            perf_dot_images_dot_v1_dot_image__service__pb2.EditImagesRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamEditImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/perf.images.v1.ImageService/StreamEditImages',
+            perf_dot_images_dot_v1_dot_image__service__pb2.EditImagesRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.ImageStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateImageVariation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/CreateImageVariation',
+            perf_dot_images_dot_v1_dot_image__service__pb2.CreateImageVariationRequest.SerializeToString,
             perf_dot_images_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
             options,
             channel_credentials,

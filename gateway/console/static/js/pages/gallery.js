@@ -13,7 +13,7 @@ function perfBlock(g) {
   return {
     perf: { request_id: g.request_id, model_used: g.upstream_model || g.model, size: g.size, quality: g.quality,
       cost_usd: g.cost_usd, latency_ms: g.latency_ms },
-    status: g.status, error_type: g.error_type, key: { id: g.key_id, name: g.key_name, mode: g.mode },
+    kind: g.kind, status: g.status, error_type: g.error_type, key: { id: g.key_id, name: g.key_name, mode: g.mode },
     model: g.model, provider: g.provider, n_requested: g.n_requested, n_delivered: g.n_delivered,
     billed_usd: g.billed_usd, upstream_cost_usd: g.upstream_cost_usd, user: g.user, created: when(g.created),
   };
@@ -41,7 +41,7 @@ function tile(g, open) {
   return h("button", { type: "button", class: "tile", dataset: { id: g.id }, onclick: () => open(g) },
     picture,
     h("span", { class: "prompt" }, g.prompt),
-    h("span", { class: "meta" }, `${g.model} · ${g.size} · ${usd(g.cost_usd)} · ${count(g.latency_ms)} ms`),
+    h("span", { class: "meta" }, `${g.kind === "generation" ? "" : g.kind + " · "}${g.model} · ${g.size} · ${usd(g.cost_usd)} · ${count(g.latency_ms)} ms`),
     h("span", { class: "meta key-name" }, g.key_name || g.key_id));
 }
 
