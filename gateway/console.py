@@ -75,7 +75,8 @@ def console_routes(public_url: str, files: ConsoleFiles | None = None) -> list[w
     etag = f'"{console.build}"'
 
     async def redirect(request: web.Request) -> web.StreamResponse:
-        raise web.HTTPPermanentRedirect(PREFIX, headers=headers)
+        # Returned, not raised: the app's middleware turns raised HTTP exceptions into JSON errors.
+        return web.Response(status=308, headers={**headers, "Location": PREFIX})
 
     async def index(request: web.Request) -> web.Response:
         page_headers = {**headers, "Cache-Control": "no-cache", "ETag": etag}

@@ -229,6 +229,9 @@ def test_console_is_served_with_strict_headers_and_cached_by_content(console: Co
     build = asset.split("/")[3]
     assert stack.get(asset.replace(build, "0" * len(build))).status == 404
     assert index.headers["etag"].strip('"') == build
+    moved = stack.get("/console")
+    assert moved.status == 308 and moved.headers["location"] == "/console/"
+    assert stack.get("/console/assets/" + build + "/../index.html").status == 404
     # No inline script anywhere in the page: every script has a src on our own origin.
     assert "<script>" not in index.body.decode() and "onload=" not in index.body.decode()
 
