@@ -13,12 +13,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# The official Node SDK for tests/e2e/test_node_sdk.py, exactly as locked (skipped without npm).
+NODE_STAMP := tests/node/node_modules/.package-lock.json
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Node SDK test will skip (apt-get install nodejs npm)"; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: $(STAMP)
 	$(PY) -m scripts.run_local
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -q
 
 # The property-based fuzz of tests/fuzz at 20,000 cases (`make test` runs it at 2,400); prints the
@@ -43,6 +49,7 @@ bench: $(STAMP)
 	$(PY) -m bench.live
 	$(PY) -m bench.accounting
 	$(PY) -m bench.limiter
+	$(PY) -m bench.edits
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free

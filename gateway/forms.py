@@ -70,7 +70,8 @@ async def _read(part: BodyPartReader, cap: int, cap_message: str, room: int, roo
 
 
 EDIT_TEXT = frozenset({"prompt", "model", "n", "size", "quality", "background", "output_format", "output_compression",
-                       "input_fidelity", "response_format", "user", "stream", "partial_images", "max_cost_per_call"})
+                       "input_fidelity", "response_format", "user", "safety_identifier", "stream", "partial_images",
+                       "max_cost_per_call"})
 VARIATION_TEXT = frozenset({"model", "n", "size", "response_format", "user", "max_cost_per_call"})
 _INTS = frozenset({"n", "output_compression", "partial_images"})
 
@@ -115,8 +116,10 @@ def _fill(request: pb.EditImagesRequest | pb.CreateImageVariationRequest, form: 
             if not _NUMBER.fullmatch(value):
                 raise BadRequest("max_cost_per_call must be a number.", param=name)
             request.max_cost_per_call = float(value)
-        else:
+        elif name != "safety_identifier":
             setattr(request, name, value)
+    if form.text.get("safety_identifier") and "safety_identifier" in names:
+        request.user = form.text["safety_identifier"]  # OpenAI's 2026 name for `user`; it wins
 
 
 def _boolean(value: str | None, name: str) -> bool:

@@ -18,7 +18,8 @@ INT32 = (-(2**31), 2**31 - 1)
 _STRING_FIELDS = ("model", "size", "quality", "style", "response_format", "user", "background", "output_format",
                   "moderation")
 _INT_FIELDS = ("n", "output_compression", "partial_images")
-GENERATION_FIELDS = frozenset(("prompt", "max_cost_per_call", "stream", *_STRING_FIELDS, *_INT_FIELDS))
+GENERATION_FIELDS = frozenset(("prompt", "max_cost_per_call", "stream", "safety_identifier", *_STRING_FIELDS,
+                               *_INT_FIELDS))
 
 
 class BadRequest(ValueError):
@@ -64,6 +65,9 @@ def generation_request(body: dict[str, Any]) -> tuple[pb.GenerateImagesRequest, 
         if isinstance(budget, bool) or not isinstance(budget, (int, float)):
             raise BadRequest("max_cost_per_call must be a number.", param="max_cost_per_call")
         request.max_cost_per_call = float(budget)
+    safety_identifier = body.get("safety_identifier")
+    if safety_identifier is not None and _string(safety_identifier, "safety_identifier"):
+        request.user = safety_identifier  # OpenAI's 2026 name for `user`; it wins when both are sent
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise BadRequest("stream must be a boolean.", param="stream")
@@ -121,7 +125,12 @@ def model_json(model: pb.Model) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": model.id, "object": model.object, "created": model.created, "owned_by": model.owned_by,
         "capabilities": {"sizes": list(caps.sizes), "custom_sizes": caps.custom_sizes, "max_n": caps.max_n,
-                         "qualities": list(caps.qualities), "styles": list(caps.styles)},
+                         "qualities": list(caps.qualities), "styles": list(caps.styles),
+                         "output_formats": list(caps.output_formats), "backgrounds": list(caps.backgrounds),
+                         "moderation": list(caps.moderation), "input_fidelity": list(caps.input_fidelity),
+                         "size_auto": caps.size_auto, "edit_max_images": caps.edit_max_images, "mask": caps.mask,
+                         "edits_without_mask": caps.edits_without_mask, "variations": caps.variations,
+                         "streams_partial_images": caps.streams_partial_images},
         "price_model": model.price_model,
         "pricing": [{"size": p.size, "quality": p.quality, "usd_per_image": p.usd_per_image} for p in model.pricing],
         "lifecycle": {"status": life.status, "deprecated_on": life.deprecated_on or None,

@@ -1,4 +1,5 @@
 """`python -m server.catalog check [--days N] [--live]`: the lifecycle table, and whether it will hold.
+`python -m server.catalog capabilities`: what each model can do today (the table in README.md).
 
 Prints every public model with the deployment serving it today and that deployment's dates, then
 every deployment. Exits 1 when some public model would be left without a live deployment within
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from server.catalog import Catalog, load_catalog
+from server.catalog.capabilities import markdown_table
 from server.catalog.lifecycle import Lifecycles
 from server.providers.base import ModelLister
 from server.providers.plugin import ProviderPlugin
@@ -30,11 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="print the lifecycle table; fail if a model will be left unserved")
     check.add_argument("--days", type=int, default=30, help="how far ahead a model must stay served (default 30)")
     check.add_argument("--live", action="store_true", help="also ask each configured upstream's model listing")
+    commands.add_parser("capabilities", help="print what each model can do today, as a markdown table")
     args = parser.parse_args(argv)
     settings = ServerSettings.from_env()
     plugins = plugins_from_env(settings.providers.env)
     catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
     today = settings.today()
+    if args.command == "capabilities":
+        print(markdown_table(catalog, Lifecycles(catalog, lambda: today)))
+        return 0
     failures = table(catalog, today, args.days)
     if args.live:
         failures += asyncio.run(live_check(catalog, today, settings, plugins))

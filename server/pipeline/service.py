@@ -12,6 +12,7 @@ from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
 from server.catalog import Catalog, ModelSpec
+from server.catalog.capabilities import capabilities
 from server.catalog.lifecycle import Lifecycles
 from server.catalog.pricing import MICROS, PerImage, PerMegapixel
 from server.database import Store
@@ -146,12 +147,17 @@ def _totals(totals: Totals, costs: bool = False) -> pb.UsageTotals:
 
 
 def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
-    capabilities = pb.ModelCapabilities(sizes=model.sizes, custom_sizes=model.custom_sizes is not None,
-                                        max_n=model.max_n, qualities=model.qualities, styles=model.styles)
+    can = capabilities(model, lifecycles.serving(model))
+    caps = pb.ModelCapabilities(
+        sizes=model.sizes, custom_sizes=model.custom_sizes is not None, max_n=model.max_n, qualities=model.qualities,
+        styles=model.styles, output_formats=model.output_formats, backgrounds=model.backgrounds,
+        moderation=model.moderation, input_fidelity=model.input_fidelity, size_auto=model.size_auto,
+        edit_max_images=can.edit_max_images, mask=can.mask, edits_without_mask=can.edits_without_mask,
+        variations=can.variations, streams_partial_images=can.streams_partial_images)
     view = lifecycles.view(model)
     served = view.served_by
     out = pb.Model(id=model.id, object="model", created=model.created,
-                   owned_by=served.provider if served else "", capabilities=capabilities,
+                   owned_by=served.provider if served else "", capabilities=caps,
                    price_model=model.price.kind,
                    lifecycle=pb.Lifecycle(status=view.status, deprecated_on=_day(view.deprecated_on),
                                           shutdown_on=_day(view.shutdown_on),

@@ -98,7 +98,7 @@ def _with_alpha(image: Image.Image) -> Image.Image:
     """Transparent towards the corners, opaque in the middle: real alpha a test can decode and see."""
     width, height = image.size
     gradient = Image.radial_gradient("L").resize((width, height))  # 0 in the centre, 255 at the edge
-    alpha = gradient.point(lambda v: 255 if v < 128 else max(0, 255 - (v - 128) * 2))
+    alpha = gradient.point(lambda v: 255 if v < 128 else max(0, 255 - (v - 128) * 3))  # 0 at the corners
     rgba = image.convert("RGBA")
     rgba.putalpha(alpha)
     return rgba

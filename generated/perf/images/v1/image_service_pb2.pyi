@@ -202,18 +202,38 @@ class GetModelRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class ModelCapabilities(_message.Message):
-    __slots__ = ("sizes", "custom_sizes", "max_n", "qualities", "styles")
+    __slots__ = ("sizes", "custom_sizes", "max_n", "qualities", "styles", "output_formats", "backgrounds", "moderation", "input_fidelity", "size_auto", "edit_max_images", "mask", "edits_without_mask", "variations", "streams_partial_images")
     SIZES_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_SIZES_FIELD_NUMBER: _ClassVar[int]
     MAX_N_FIELD_NUMBER: _ClassVar[int]
     QUALITIES_FIELD_NUMBER: _ClassVar[int]
     STYLES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUNDS_FIELD_NUMBER: _ClassVar[int]
+    MODERATION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_AUTO_FIELD_NUMBER: _ClassVar[int]
+    EDIT_MAX_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    EDITS_WITHOUT_MASK_FIELD_NUMBER: _ClassVar[int]
+    VARIATIONS_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_PARTIAL_IMAGES_FIELD_NUMBER: _ClassVar[int]
     sizes: _containers.RepeatedScalarFieldContainer[str]
     custom_sizes: bool
     max_n: int
     qualities: _containers.RepeatedScalarFieldContainer[str]
     styles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, sizes: _Optional[_Iterable[str]] = ..., custom_sizes: _Optional[bool] = ..., max_n: _Optional[int] = ..., qualities: _Optional[_Iterable[str]] = ..., styles: _Optional[_Iterable[str]] = ...) -> None: ...
+    output_formats: _containers.RepeatedScalarFieldContainer[str]
+    backgrounds: _containers.RepeatedScalarFieldContainer[str]
+    moderation: _containers.RepeatedScalarFieldContainer[str]
+    input_fidelity: _containers.RepeatedScalarFieldContainer[str]
+    size_auto: bool
+    edit_max_images: int
+    mask: bool
+    edits_without_mask: bool
+    variations: bool
+    streams_partial_images: bool
+    def __init__(self, sizes: _Optional[_Iterable[str]] = ..., custom_sizes: _Optional[bool] = ..., max_n: _Optional[int] = ..., qualities: _Optional[_Iterable[str]] = ..., styles: _Optional[_Iterable[str]] = ..., output_formats: _Optional[_Iterable[str]] = ..., backgrounds: _Optional[_Iterable[str]] = ..., moderation: _Optional[_Iterable[str]] = ..., input_fidelity: _Optional[_Iterable[str]] = ..., size_auto: _Optional[bool] = ..., edit_max_images: _Optional[int] = ..., mask: _Optional[bool] = ..., edits_without_mask: _Optional[bool] = ..., variations: _Optional[bool] = ..., streams_partial_images: _Optional[bool] = ...) -> None: ...
 
 class Price(_message.Message):
     __slots__ = ("size", "quality", "usd_per_image")
