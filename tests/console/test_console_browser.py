@@ -204,6 +204,10 @@ def test_models_page_shows_capabilities_prices_and_lifecycle(console: Console) -
     assert len(console.all("#models-catalog tbody tr")) == len(catalog["data"])
     page = console.css("#models-catalog").text
     assert "dall-e-3" in page and "1024x1024 hd: $0.0800" in page
+    for entry in catalog["data"]:  # each model's output formats, as /v1/models states them
+        formats = entry["model"]["capabilities"]["output_formats"]
+        if formats:
+            assert "formats: " + ", ".join(formats) in page
     warned = [e for e in catalog["data"] if e["warning"]]
     if warned:  # depends on the catalog's dates; when there are any, they are on the page
         assert warned[0]["warning"] in console.text("#lifecycle-warnings")

@@ -24,7 +24,11 @@ function capabilities(caps) {
   return h("ul", { class: "plain" },
     h("li", {}, "sizes: " + caps.sizes.join(", ") + (caps.custom_sizes ? " + custom WxH" : "")),
     h("li", {}, `n up to ${caps.max_n}`), h("li", {}, "quality: " + caps.qualities.join(", ")),
-    caps.styles.length ? h("li", {}, "style: " + caps.styles.join(", ")) : null);
+    caps.styles.length ? h("li", {}, "style: " + caps.styles.join(", ")) : null,
+    (caps.output_formats || []).length ? h("li", {}, "formats: " + caps.output_formats.join(", ")) : null,
+    (caps.backgrounds || []).length ? h("li", {}, "background: " + caps.backgrounds.join(", ")) : null,
+    caps.edit_max_images ? h("li", {}, `edits: up to ${caps.edit_max_images} image(s)${caps.mask ? ", mask" : ""}`) : null,
+    caps.variations ? h("li", {}, "variations") : null);
 }
 
 function deployments(list) {

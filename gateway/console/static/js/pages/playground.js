@@ -44,18 +44,23 @@ function options(values, selected) {
 function modelForm(model, key, results) {
   const caps = model.capabilities;
   const prompt = h("textarea", { id: "playground-prompt", rows: "3", maxlength: "4000", required: true, placeholder: "a red fox in fresh snow" });
-  const size = h("select", { id: "playground-size" }, options([...caps.sizes, ...(caps.custom_sizes ? ["custom"] : [])], caps.sizes[0]));
+  const size = h("select", { id: "playground-size" },
+    options([...caps.sizes, ...(caps.size_auto ? ["auto"] : []), ...(caps.custom_sizes ? ["custom"] : [])], caps.sizes[0]));
   const custom = h("input", { id: "playground-custom-size", placeholder: "1536x640", hidden: true });
   const n = h("input", { id: "playground-n", type: "number", min: "1", max: String(caps.max_n), value: "1" });
   const quality = h("select", { id: "playground-quality" }, options(caps.qualities, caps.qualities[0]));
   const style = caps.styles.length ? h("select", { id: "playground-style" }, options(caps.styles, caps.styles[0])) : null;
   const format = h("select", { id: "playground-format" }, options(["url", "b64_json"], "url"));
+  // The image file type, where the model lets the caller choose one (capabilities.output_formats).
+  const formats = caps.output_formats || [];
+  const output = formats.length > 1 ? h("select", { id: "playground-output-format" }, options(formats, formats[0])) : null;
   const price = h("p", { id: "playground-price", class: "price" });
   const submit = h("button", { type: "submit", id: "playground-generate" }, "Generate");
   const request = () => {
     const body = { prompt: prompt.value, model: model.id, n: Number(n.value), quality: quality.value,
       size: size.value === "custom" ? custom.value.trim() : size.value, response_format: format.value };
     if (style) body.style = style.value;
+    if (output) body.output_format = output.value;
     return body;
   };
   const reprice = () => {
@@ -66,7 +71,8 @@ function modelForm(model, key, results) {
   };
   const form = h("form", { class: "panel grid-form", id: "playground-form" },
     field("Prompt", prompt), field("Size", size), custom, field(`n (up to ${caps.max_n})`, n), field("Quality", quality),
-    style ? field("Style", style) : null, field("Response format", format), price, submit);
+    style ? field("Style", style) : null, output ? field("Output format", output) : null,
+    field("Response format", format), price, submit);
   form.addEventListener("input", reprice);
   form.addEventListener("change", reprice);
   form.addEventListener("submit", async event => {
