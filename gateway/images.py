@@ -25,7 +25,7 @@ async def create_images(request: web.Request) -> web.StreamResponse:
     stub = request.app[STUB]
     if stream:
         return await sse.relay(request, stub.StreamGenerateImages(rpc_request, **_call_options(request)))
-    return await _answer(stub.GenerateImages(rpc_request, **_call_options(request)))
+    return await _answer(request, stub.GenerateImages(rpc_request, **_call_options(request)))
 
 
 async def edit_images(request: web.Request) -> web.StreamResponse:
@@ -33,12 +33,12 @@ async def edit_images(request: web.Request) -> web.StreamResponse:
     stub = request.app[STUB]
     if stream:
         return await sse.relay(request, stub.StreamEditImages(rpc_request, **_call_options(request)))
-    return await _answer(stub.EditImages(rpc_request, **_call_options(request)))
+    return await _answer(request, stub.EditImages(rpc_request, **_call_options(request)))
 
 
 async def create_variation(request: web.Request) -> web.StreamResponse:
     rpc_request = variation_request(await _form(request))
-    return await _answer(request.app[STUB].CreateImageVariation(rpc_request, **_call_options(request)))
+    return await _answer(request, request.app[STUB].CreateImageVariation(rpc_request, **_call_options(request)))
 
 
 async def _form(request: web.Request) -> Form:
@@ -55,9 +55,21 @@ def _call_options(request: web.Request) -> dict[str, object]:
     return {"metadata": rpc_metadata(request), "timeout": request.app[SETTINGS].request_timeout_s}
 
 
-async def _answer(call: grpc.aio.UnaryUnaryCall) -> web.Response:  # type: ignore[type-arg]
+async def _answer(request: web.Request, call: grpc.aio.UnaryUnaryCall) -> web.StreamResponse:  # type: ignore[type-arg]
     response = await call
-    return json_response(generation_response(response), headers=forwarded_headers(await call.trailing_metadata()))
+    parts = generation_response(response)
+    headers = forwarded_headers(await call.trailing_metadata())
+    if len(parts) == 1:
+        return json_response(parts[0], headers=headers)
+    # Written piece by piece with the exact length: no joined copy of a multi-MB body.
+    out = web.StreamResponse(headers={**headers, "Content-Type": "application/json",
+                                      "x-request-id": request[REQUEST_ID]})
+    out.content_length = sum(map(len, parts))
+    await out.prepare(request)
+    for part in parts:
+        await out.write(part)
+    await out.write_eof()
+    return out
 
 
 async def get_image(request: web.Request) -> web.StreamResponse:

@@ -8,12 +8,12 @@ under `error`, which both SDKs raise as an APIError.
 """
 from __future__ import annotations
 
-import base64
 import logging
 from typing import Any
 
 import grpc
 import orjson
+import pybase64
 from aiohttp import web
 
 from gateway.context import REQUEST_ID
@@ -25,15 +25,15 @@ log = logging.getLogger("perf.gateway")
 
 
 def event_json(event: pb.ImageStreamEvent) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": event.type, "b64_json": base64.b64encode(event.image).decode("ascii"),
+    body: dict[str, Any] = {"type": event.type, "b64_json": pybase64.b64encode(event.image).decode("ascii"),
                             "created_at": event.created_at, "size": event.size, "quality": event.quality,
                             "background": event.background, "output_format": event.output_format}
     if event.type.endswith(".partial_image"):
         body["partial_image_index"] = event.partial_image_index
         return body
     answer = event.response
-    if not event.image and answer.data and answer.data[0].b64_json:  # a replayed answer: the stored image
-        body["b64_json"] = answer.data[0].b64_json
+    if not event.image and answer.data and answer.data[0].data:  # a replayed answer: the stored image
+        body["b64_json"] = pybase64.b64encode(answer.data[0].data).decode("ascii")
     if answer.data and answer.data[0].url:
         body["url"] = answer.data[0].url
     if event.HasField("usage"):

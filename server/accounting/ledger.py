@@ -42,6 +42,8 @@ class LedgerDraft:
     upstream_cost_micros: int = 0
     status: str = "ok"
     error_type: str = ""
+    # An edit's route (None: not an edit; True: masked): which upstream model a failed edit was sent to.
+    masked_edit: bool | None = None
     # For the operator's gallery (server/admin/): what was asked and which stored images answered it.
     prompt: str = ""
     images: tuple[str, ...] = ()
@@ -62,12 +64,14 @@ class LedgerDraft:
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
+        self.masked_edit = (valid.mask is not None) if valid.images else None
 
     def routed(self, route: Route) -> None:
         """Which deployment serves it (test keys: the one a live key would have used)."""
         if route.deployment is not None:
             self.provider, self.deployment = route.deployment.provider, route.deployment.id
-            self.upstream_model = route.deployment.upstream_model
+            edit = route.deployment.edit_route(self.masked_edit) if self.masked_edit is not None else None
+            self.upstream_model = edit.upstream_model if edit else route.deployment.upstream_model
 
     def delivered(self, images: int, cost_micros: int, upstream_model: str, upstream_cost_micros: int = 0) -> None:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model

@@ -1,4 +1,5 @@
-"""Hands generated images to the caller: stored behind URLs (ours or the store's), or inline as base64.
+"""Hands generated images to the caller: stored behind URLs (ours or the store's), or inline as raw bytes
+(the gateway base64-encodes them for `b64_json`; gRPC callers get the bytes).
 
 Storing happens before the request is settled and billed (pipeline.py), so an image store that does
 not answer fails the request with 503 provider_unavailable and nothing is charged.
@@ -9,8 +10,6 @@ import asyncio
 import time
 from collections.abc import Coroutine
 from typing import Any
-
-import pybase64
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.providers.base import GeneratedImage
@@ -28,9 +27,7 @@ class Delivery:
     async def deliver(self, images: tuple[GeneratedImage, ...], response_format: str,
                       revised_prompt: str) -> list[pb.Image]:
         if response_format == "b64_json":
-            # Encoding is pure CPU on bytes already in memory; small images are cheaper inline than a thread hop.
-            return [pb.Image(b64_json=pybase64.b64encode(image.data).decode("ascii"), revised_prompt=revised_prompt)
-                    for image in images]
+            return [pb.Image(data=image.data, revised_prompt=revised_prompt) for image in images]
         with backend("image store"):
             if len(images) == 1:  # the common case, without tasks
                 stored = [await self._store(images[0])]

@@ -57,12 +57,19 @@ def partial_event(valid: ImageRequest, partial: PartialImage) -> pb.ImageStreamE
 
 def completed_events(valid: ImageRequest, images: tuple[GeneratedImage, ...],
                      answer: pb.GenerateImagesResponse) -> list[pb.ImageStreamEvent]:
+    # The event carries each image once, as `image`: its response is the answer without the inline bytes.
+    light = pb.GenerateImagesResponse(
+        created=answer.created, data=[pb.Image(url=i.url, revised_prompt=i.revised_prompt) for i in answer.data],
+        perf=answer.perf, background=answer.background, output_format=answer.output_format,
+        quality=answer.quality, size=answer.size)
+    if answer.HasField("usage"):
+        light.usage.CopyFrom(answer.usage)
     events = []
     for image in images:
         event = pb.ImageStreamEvent(
             type=f"{valid.streamed_event}.completed", image=image.data, created_at=answer.created,
             size=answer.size, quality=answer.quality, background=answer.background,
-            output_format=answer.output_format, perf=answer.perf, response=answer)
+            output_format=answer.output_format, perf=answer.perf, response=light)
         if answer.HasField("usage"):
             event.usage.CopyFrom(answer.usage)
         events.append(event)

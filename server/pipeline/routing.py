@@ -75,16 +75,19 @@ class Router:
 def can_edit(request: ImageRequest, deployment: Deployment) -> None:
     """Refuse, naming the parameter, an edit the deployment cannot make."""
     model = request.model.id
-    if deployment.edit_route(request.mask is not None) is None:
-        if deployment.max_input_images == 0:
-            raise InvalidRequest(f"{model} cannot edit images", param="model")
+    masked = request.mask is not None
+    if deployment.max_input_images == 0:
+        raise InvalidRequest(f"{model} cannot edit images", param="model")
+    if masked and not deployment.takes_mask:
+        raise InvalidRequest(f"{model} takes no mask (its upstream edits whole images from the prompt)",
+                             param="mask")
+    route = deployment.edit_route(masked)
+    if route is None:
         raise InvalidRequest(f"{model} edits need a mask (its upstream only inpaints)", param="mask")
-    if request.mask is not None and not deployment.takes_mask:
-        raise InvalidRequest(f"{model} takes no mask", param="mask")
-    route = deployment.edit_route(request.mask is not None)
-    limit = route.max_images if route else 0
-    if len(request.images) > limit:
-        raise InvalidRequest(f"{model} takes at most {limit} input image{'s' if limit > 1 else ''}", param="image")
+    if len(request.images) > route.max_images:
+        limit = route.max_images
+        raise InvalidRequest(f"{model} takes at most {limit} input image{'s' if limit > 1 else ''}"
+                             + (" with a mask" if masked and route is deployment.inpaint else ""), param="image")
 
 
 def _common(request: ImageRequest, on_partial: Callable[[PartialImage], Awaitable[None]] | None) -> GenerationJob:

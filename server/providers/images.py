@@ -92,6 +92,11 @@ def decode_b64(text: str) -> bytes:
         raise BadImage(f"bad base64: {exc}") from None
 
 
+def encode_b64(data: bytes) -> str:
+    """Base64 for a JSON body (input images sent inline): pybase64's SIMD encoder, as for decoding."""
+    return pybase64.b64encode(data).decode("ascii")
+
+
 async def conform(image: GeneratedImage, width: int, height: int) -> GeneratedImage:
     """`image` at exactly width x height: unchanged when it already is, else cropped to the aspect and resized."""
     if (image.width, image.height) == (width, height):

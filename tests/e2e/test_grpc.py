@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 
 import grpc
 import pytest
@@ -33,7 +32,7 @@ def test_generate_over_grpc(stack: Stack, test_key: str) -> None:
 
     response, metadata = run(call())
     assert len(response.data) == 2
-    assert base64.b64decode(response.data[0].b64_json).startswith(b"\x89PNG")
+    assert response.data[0].data.startswith(b"\x89PNG")  # raw bytes over gRPC, not base64
     assert response.perf.model_used == "flux-dev"
     assert response.perf.cost_usd == pytest.approx(0.05)
     assert metadata["x-request-id"] == response.perf.request_id

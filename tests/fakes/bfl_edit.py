@@ -34,7 +34,7 @@ MP = 1024 * 1024 pixels (BFL's formula; 1 MP in + 1 MP out on [pro] is 3 + 1.5 =
 
 Recording: ``Seen.body`` is the JSON as sent; ``last_inputs(app)`` maps each image field of the last
 submit to ``inputs.describe`` of its decoded bytes (the Fill ``mask`` also with ``edit_share``, the share
-of white pixels).
+of white pixels, and ``edit_box``, their bounding box).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from .inputs import describe, edit_share, from_b64
+from .inputs import describe, edit_box, edit_share, from_b64
 
 # Credits per image of the image-conditioned FLUX.1 endpoints (docs.bfl.ai pricing): flat, inputs free.
 EDIT_CREDITS = {"flux-kontext-pro": 4.0, "flux-kontext-max": 8.0, "flux-pro-1.0-fill": 5.0}
@@ -144,6 +144,7 @@ async def resolve(body: Any, fields: tuple[str, ...]) -> tuple[Infos, list[dict[
         if isinstance(data, bytes) and info is not None and info["type"] is not None:
             if name == "mask":
                 info["edit_share"] = edit_share(data, "white")
+                info["edit_box"] = edit_box(data, "white")
             infos[name] = info
             continue
         why = data if isinstance(data, str) else "not a PNG, JPEG or WebP image"

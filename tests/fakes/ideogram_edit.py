@@ -16,7 +16,8 @@ text), ``style_codes``, ``style_reference_images`` (files, counted only). Missin
 Every output image has the input image's size (``resolution``). Price per output image as 3.0 generate
 by ``rendering_speed`` (ideogram.PRICES ``V_3_<speed>``: FLASH/TURBO $0.03, DEFAULT $0.06, QUALITY
 $0.09; Ideogram prices Edit like Generate). ``Seen.body`` holds the text fields (lists, as for generate)
-and, per file, ``inputs.describe`` of it (the mask's also with ``edit_share``, the share of black pixels).
+and, per file, ``inputs.describe`` of it (the mask's also with ``edit_share``, the share of black pixels,
+and ``edit_box``, their bounding box).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import json
 from typing import Any
 
 from .ideogram import MAGIC, SEED_MAX, SPEEDS, V3_STYLES, ApiError, _enum, _int, _palette
-from .inputs import describe, edit_share
+from .inputs import describe, edit_box, edit_share
 
 PATH = "/v1/ideogram-v3/inpaint"
 MAX_BYTES = 25 * 1024 * 1024
@@ -36,6 +37,7 @@ def seen_files(files: dict[str, list[bytes]]) -> dict[str, Any]:
     for info, data in zip(out.get("mask", []), files.get("mask", [])):
         if info["type"] is not None:
             info["edit_share"] = edit_share(data, "black")
+            info["edit_box"] = edit_box(data, "black")
     return out
 
 

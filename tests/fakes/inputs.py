@@ -5,7 +5,9 @@ Every fake that takes images records what arrived with ``describe`` so adapter t
 "alpha": bool}`` (``type`` from the magic bytes, never from a filename or Content-Type; ``size`` and
 ``mode`` from Pillow, ``None`` when the bytes do not decode). Masks also get ``edit_share``: the share of
 pixels that mark "edit here" under the provider's own convention (``EDIT_WHEN``), so a test can check that
-an adapter converted OpenAI's transparent-means-edit mask into white- or black-means-edit correctly.
+an adapter converted OpenAI's transparent-means-edit mask into white- or black-means-edit correctly,
+and ``edit_box``: the bounding box ``(left, top, right, bottom)`` of those pixels (None when there are
+none), so it can check *where* the edit area is, not only how big.
 """
 from __future__ import annotations
 
@@ -60,6 +62,17 @@ def edit_share(data: bytes, edit_when: str) -> float:
             hist = img.convert("L").histogram()
             hits = sum(hist[128:]) if edit_when == "white" else sum(hist[:128])
         return round(hits / (img.width * img.height), 4)
+
+
+def edit_box(data: bytes, edit_when: str) -> tuple[int, int, int, int] | None:
+    """Bounding box of the mask's "edit" pixels under ``edit_when`` (same thresholds as edit_share)."""
+    with Image.open(io.BytesIO(data)) as img:
+        if edit_when == "transparent":
+            hits = img.convert("RGBA").getchannel("A").point(lambda a: 255 if a == 0 else 0)
+        else:
+            grey = img.convert("L")
+            hits = grey.point(lambda v: 255 if (v >= 128) == (edit_when == "white") else 0)
+        return hits.getbbox()
 
 
 def alpha_as_mask(data: bytes) -> bytes:

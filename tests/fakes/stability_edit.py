@@ -18,7 +18,7 @@ absent = random, the chosen seed is reported), ``output_format`` png | jpeg | we
 
 The output has the input image's pixel size. Price: 5 credits ($0.05) per call (Stability's edit price
 list, 2025-08-01). ``Seen.body`` holds the text fields and, per file, ``inputs.describe`` of it (the
-mask's also with ``edit_share``, the share of white pixels).
+mask's also with ``edit_share``, the share of white pixels, and ``edit_box``, their bounding box).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from .inputs import describe, edit_share
+from .inputs import describe, edit_box, edit_share
 
 PATH = "/v2beta/stable-image/edit/inpaint"
 MODEL = "inpaint"  # the name charges are logged under (the endpoint has no model field)
@@ -39,6 +39,7 @@ def seen_files(files: dict[str, bytes]) -> dict[str, Any]:
     out: dict[str, Any] = {name: describe(data) for name, data in files.items()}
     if "mask" in files and out["mask"]["type"] is not None:
         out["mask"]["edit_share"] = edit_share(files["mask"], "white")
+        out["mask"]["edit_box"] = edit_box(files["mask"], "white")
     return out
 
 

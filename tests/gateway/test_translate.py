@@ -1,6 +1,8 @@
 """Gateway translations as pure functions: public JSON → proto, proto → public JSON, status → error."""
 from __future__ import annotations
 
+import base64
+
 import grpc
 import orjson
 import pytest
@@ -33,10 +35,23 @@ def test_created_and_latency_are_json_integers() -> None:
     response = pb.GenerateImagesResponse(created=1706123456, data=[pb.Image(url="u", revised_prompt="r")],
                                          perf=pb.Perf(request_id="req_img_a", model_used="dall-e-3",
                                                       size="1024x1024", quality="hd", cost_usd=0.08, latency_ms=5234))
-    assert orjson.loads(generation_response(response)) == {
+    assert orjson.loads(b"".join(generation_response(response))) == {
         "created": 1706123456, "data": [{"url": "u", "revised_prompt": "r"}],
         "perf": {"request_id": "req_img_a", "model_used": "dall-e-3", "size": "1024x1024", "quality": "hd",
                  "cost_usd": 0.08, "latency_ms": 5234}}
+
+
+def test_inline_images_are_base64_encoded_once_between_the_json_pieces() -> None:
+    images = [bytes(range(256)) * 40, b"\x89PNG second"]
+    # A revised prompt that looks like the splice marker must stay text (the marker is unguessable).
+    response = pb.GenerateImagesResponse(created=1, data=[pb.Image(data=images[0], revised_prompt="perf-image-0"),
+                                                          pb.Image(data=images[1], revised_prompt='"}],')],
+                                         perf=pb.Perf(request_id="req_img_b"))
+    parts = generation_response(response)
+    assert len(parts) == 5  # json, image, json, image, json
+    body = orjson.loads(b"".join(parts))
+    assert [base64.b64decode(item["b64_json"]) for item in body["data"]] == images
+    assert [item["revised_prompt"] for item in body["data"]] == ["perf-image-0", '"}],']
 
 
 @pytest.mark.parametrize("raw", [b"", b"  ", b"{", b"[]", b"1", b"[" * 5000 + b"]" * 5000])

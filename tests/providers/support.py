@@ -2,7 +2,8 @@
 
 ``async with live("openai", rate_limit_next=1) as (provider, c)`` serves the fake, builds the
 provider exactly as the server does (settings → registry → one session), and closes it after.
-``job("dall-e-3", size="1792x1024")`` is a GenerationJob made by the real validation and routing.
+``job("dall-e-3", size="1792x1024")`` is a GenerationJob made by the real validation and routing;
+``edit_job("flux-pro", [png], mask=...)`` is the same for an edit (the router's checks included).
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from typing import Any
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles
-from server.pipeline.kinds import Rules, validate_generation
-from server.pipeline.routing import live_job
+from server.pipeline.kinds import Rules, validate_edit, validate_generation
+from server.pipeline.routing import can_edit, live_job
 from server.providers.base import GenerationJob, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
@@ -65,6 +66,18 @@ def job(model: str, *, time_remaining: float | None = 10.0, **fields: Any) -> Ge
                                                          model=model, **fields), Rules(CATALOG), False)
     deployment = LIFECYCLES.serving(valid.model)
     assert deployment is not None
+    return live_job(valid, deployment, time_remaining)
+
+
+def edit_job(model: str, images: list[bytes], *, mask: bytes | None = None, time_remaining: float | None = 10.0,
+             **fields: Any) -> GenerationJob:
+    request = pb.EditImagesRequest(prompt=fields.pop("prompt", "make it night"), model=model, images=images, **fields)
+    if mask is not None:
+        request.mask = mask
+    valid = validate_edit(request, Rules(CATALOG), False)
+    deployment = LIFECYCLES.serving(valid.model)
+    assert deployment is not None
+    can_edit(valid, deployment)
     return live_job(valid, deployment, time_remaining)
 
 

@@ -36,7 +36,7 @@ def test_stored_images_come_from_the_signed_urls_and_b64_stores_none() -> None:
     presigned.stored([pb.Image(url=f"https://bucket.example/perf/{first}.jpg?X-Amz-Signature=abc")])
     assert json.loads(presigned.entry(5).images) == [f"{first}.jpg"]
     inline = draft("p")
-    inline.stored([pb.Image(b64_json="AAAA")])
+    inline.stored([pb.Image(data=b"\x89PNG")])
     assert inline.entry(5).images == ""
 
 

@@ -5,6 +5,9 @@ are GETs and are retried freely. The returned `polling_url` receives our `x-key`
 the fetcher's URL rules against BFL's API hosts before we call it (a spoofed one would leak the
 key); the `sample` URL is fetched without credentials. Moderation arrives on the poll: `Request
 Moderated` (input) or `Content Moderated` (output).
+
+Edits (Kontext, Fill, FLUX.2 references) differ only in the submit body: bfl_edit.py builds it, once
+per request, and every task submits the same bytes.
 """
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from typing import Any
 
 import orjson
 
-from server.errors import ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import InvalidRequest, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.providers.adapters.bfl_edit import IMAGE_FIELDS, edit_body
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
 from server.providers.images import conform
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
 
 NAME = "Black Forest Labs"
@@ -44,20 +48,25 @@ class BFLProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        body = request_body(job)
+        if job.images:
+            body = await edit_body(job, body)
+        submitted = orjson.dumps(body)  # base64 images make it large: encoded once for all n tasks
         costs: list[float] = []
-        images, filtered = await gather_images(job.n, lambda i: self._task(job, deadline, costs), NAME)
+        images, filtered = await gather_images(job.n, lambda i: self._task(job, submitted, deadline, costs), NAME)
         conformed = [await conform(image, job.width, job.height) for image in images]
         return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt, model_used=job.upstream_model,
                                 filtered=filtered,
                                 # BFL reports credits per task; 1 credit = $0.01.
                                 upstream_cost_micros=round(sum(costs) * 10_000) if costs else None)
 
-    async def _task(self, job: GenerationJob, deadline: Deadline, costs: list[float]) -> GeneratedImage | None:
+    async def _task(self, job: GenerationJob, body: bytes, deadline: Deadline,
+                    costs: list[float]) -> GeneratedImage | None:
         # The slot covers the whole task: BFL's limit counts active tasks, not requests.
         async with self._upstream.slot():
             reply = await self._upstream.submit(f"{self._base}/v1/{job.upstream_model}", deadline=deadline,
                                                 headers={**self._key, "Content-Type": "application/json"},
-                                                body=orjson.dumps(request_body(job)))
+                                                body=body)
             accepted = reply.json(NAME) if reply.status == 200 else None
             task_id = str(accepted.get("id")) if accepted else None
             log_call(self.name, "submit", reply.status, task_id)
@@ -118,10 +127,24 @@ def request_body(job: GenerationJob) -> dict[str, Any]:
 
 
 def submit_error_for(reply: Reply, model: str) -> PerfError:
-    """A refused submit: as error_for, except that 404 means the model's endpoint is gone (nothing charged)."""
+    """A refused submit: as error_for, except that 404 means the model's endpoint is gone (nothing charged),
+    and a 422 whose pydantic `loc` is one of the image fields means BFL could not use the caller's image."""
     if reply.status == 404:
         return ModelGone(f"{NAME} no longer serves {model} (its endpoint answers 404)")
+    if reply.status == 422 and (field := _refused_image_field(reply)) is not None:
+        # The caller's own image (ours are checked, but only their headers are read): their 400, not our 502.
+        return InvalidRequest(f"{NAME} could not use the input image sent as {field}",
+                              param="mask" if field == "mask" else "image")
     return error_for(reply)
+
+
+def _refused_image_field(reply: Reply) -> str | None:
+    detail = reply.error_json().get("detail")
+    for item in detail if isinstance(detail, list) else ():
+        loc = item.get("loc") if isinstance(item, dict) else None
+        if isinstance(loc, list) and len(loc) == 2 and loc[0] == "body" and loc[1] in IMAGE_FIELDS:
+            return str(loc[1])
+    return None
 
 
 def error_for(reply: Reply) -> PerfError:
@@ -143,7 +166,7 @@ def build(kit: BuildKit) -> BFLProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="bfl", name=NAME, build=build,
+    id="bfl", name=NAME, build=build, capabilities=Capabilities(edit=True, mask=True),
     settings=(Setting("BFL_API_KEY", secret=True, doc="Black Forest Labs API key"),
               Setting("BFL_BASE_URL", "https://api.bfl.ai"),
               Setting("PERF_BFL_POLL_INTERVAL_SECONDS", "0.5", doc="time between polls")),

@@ -109,12 +109,16 @@ class GoogleProvider:
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
         if job.upstream_model.startswith("imagen"):
+            if job.images:  # :predict here is text-to-image only; images must not be dropped silently
+                raise ProviderUnavailable(f"the catalog routes edits of {job.model} to {job.upstream_model}, which "
+                                          "the gateway calls for text-to-image only; the operator must fix its "
+                                          "edit route")
             return await self._predict(job, deadline)
         return await self._generate_content(job, deadline)
 
     async def _predict(self, job: GenerationJob, deadline: Deadline) -> GenerationResult:
         """Imagen `:predict`: n images in one call (every Imagen model was shut down on 2026-08-17)."""
-        reply = await self._call(job, deadline, "predict", imagen_body(job), job.n)
+        reply = await self._call(job, deadline, "predict", orjson.dumps(imagen_body(job)), job.n)
         predictions = reply.json(NAME).get("predictions") or []
         if not isinstance(predictions, list):
             raise UpstreamError(f"{NAME} returned a malformed response")
@@ -131,9 +135,10 @@ class GoogleProvider:
     async def _generate_content(self, job: GenerationJob, deadline: Deadline) -> GenerationResult:
         """Gemini image models: one `:generateContent` call per image (google_gemini.py)."""
         answers: list[gemini.Answer] = []
+        body = orjson.dumps(gemini.request_body(job))  # with an edit's images inline: encoded once for all n
 
         async def one(index: int) -> GeneratedImage | None:
-            reply = await self._call(job, deadline, "generateContent", gemini.request_body(job), 1)
+            reply = await self._call(job, deadline, "generateContent", body, 1)
             answer = gemini.read_answer(reply.json(NAME))
             answers.append(answer)
             if answer.image_b64 is None:
@@ -149,11 +154,10 @@ class GoogleProvider:
         return GenerationResult(images=tuple(conformed), model_used=job.upstream_model, revised_prompt=job.prompt,
                                 filtered=filtered, usage=delivered, charged_usage=charged)
 
-    async def _call(self, job: GenerationJob, deadline: Deadline, method: str, body: dict[str, Any],
-                    images: int) -> Reply:
+    async def _call(self, job: GenerationJob, deadline: Deadline, method: str, body: bytes, images: int) -> Reply:
         async with self._upstream.slot():
             reply = await self._upstream.submit(self._surface.url(job.upstream_model, method), deadline=deadline,
-                                                headers=self._surface.headers(), body=orjson.dumps(body),
+                                                headers=self._surface.headers(), body=body,
                                                 retry_delay=_retry_delay, images=images)
         log_call(self.name, method, reply.status, reply.headers.get("x-request-id"))
         if reply.status != 200:
@@ -249,7 +253,7 @@ def build(kit: BuildKit) -> GoogleProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="google", name=NAME, build=build, capabilities=Capabilities(list_models=True),
+    id="google", name=NAME, build=build, capabilities=Capabilities(edit=True, list_models=True),
     settings=(Setting("GEMINI_API_KEY", secret=True, doc="Gemini API key"),
               Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
               Setting("VERTEX_PROJECT"), Setting("VERTEX_LOCATION", "us-central1"),

@@ -6,6 +6,12 @@ whose area is nearest the delivered size. Every refusal arrives inside a 200 and
 from this call": `promptFeedback.blockReason` (the prompt), a candidate `finishReason` of
 IMAGE_SAFETY, PROHIBITED_CONTENT, SAFETY and their kin, or simply a candidate without an image part;
 text parts are ignored. Tokens come from `usageMetadata`, per modality.
+
+Edits are the same call with the input images as `inlineData {mimeType, data}` parts after the text
+part, in the caller's order (up to 14 for the Gemini 3 image models; Google bills them as image-input
+tokens, which `usageMetadata` reports). Gemini takes no mask: the catalog gives these deployments
+mask-less edit routes only, and a mask that reaches here anyway is refused rather than ignored
+(https://ai.google.dev/gemini-api/docs/image-generation, "Image editing" and "multiple reference images").
 """
 from __future__ import annotations
 
@@ -14,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.catalog.pricing import TokenUsage
+from server.errors import InvalidRequest
 from server.providers.base import GenerationJob
+from server.providers.images import encode_b64
 
 # imageConfig.aspectRatio values (python-genai's ImageConfig docstring, plus 4:5 and 5:4 the Pro model takes).
 RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
@@ -40,7 +48,11 @@ def request_body(job: GenerationJob) -> dict[str, Any]:
     tier = min(TIERS, key=lambda t: abs(math.log(t[1] / megapixels)))[0]
     image_config: dict[str, Any] = {"aspectRatio": ratio, "imageSize": tier}
     image_config.update(job.extras)
-    return {"contents": [{"role": "user", "parts": [{"text": job.prompt}]}],
+    if job.mask is not None:
+        raise InvalidRequest(f"{job.model} takes no mask", param="mask")
+    parts: list[dict[str, Any]] = [{"text": job.prompt}]
+    parts += [{"inlineData": {"mimeType": image.mime, "data": encode_b64(image.data)}} for image in job.images]
+    return {"contents": [{"role": "user", "parts": parts}],
             "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": image_config}}
 
 

@@ -6,6 +6,14 @@ Size is an aspect ratio, spelled `ASPECT_16_9` on the legacy endpoint and `16x9`
 are short-lived URLs, fetched at once through the guarded fetcher. Input moderation is 422 (not
 charged); output moderation is an item with `is_image_safe: false` and no URL (charged upstream,
 withheld and never billed by us).
+
+Masked edits (the catalog's `inpaint` route, upstream model `V_3`) go to Ideogram 3.0's
+`POST /v1/ideogram-v3/inpaint`, multipart: the `image` and a `mask` of its size where black = edit,
+white = keep (masks.py), with the generate fields (`num_images`, `rendering_speed`, `seed`); every output
+has the image's size and is conformed to the promised one. Ideogram prices an edit like a generation at
+the same speed (https://developer.ideogram.ai/v1/api-reference/edit-images/inpaint-v3; the older
+`/v1/ideogram-v3/edit` is listed as "Edit with Ideogram 3.0 (legacy)" beside it). Ideogram 4.0 has no
+masked edit of its own.
 """
 from __future__ import annotations
 
@@ -16,18 +24,29 @@ from typing import Any
 import aiohttp
 import orjson
 
-from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import (
+    ContentPolicyViolation,
+    InvalidRequest,
+    ModelGone,
+    PerfError,
+    ProviderUnavailable,
+    UpstreamError,
+)
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import conform
-from server.providers.plugin import BuildKit, ProviderPlugin, Setting
+from server.providers.masks import BLACK_EDITS, converted_mask
+from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, log_call
+from server.storage.mime import EXTENSIONS
 
 NAME = "Ideogram"
 DOWNLOAD_HOSTS = ("ideogram.ai", "*.ideogram.ai")  # https://ideogram.ai/api/images/ephemeral/...
 LEGACY_RATIOS = ((1, 1), (16, 9), (9, 16), (4, 3), (3, 4), (3, 2), (2, 3), (16, 10), (10, 16), (3, 1), (1, 3))
 V3_RATIOS = (*LEGACY_RATIOS, (1, 2), (2, 1), (4, 5), (5, 4))
+INPAINT_PATH = "/v1/ideogram-v3/inpaint"
+MAX_FILE_BYTES = 25 * 1024 * 1024  # per file, inpaint's `image` and `mask`
 
 
 def nearest_ratio(width: int, height: int, ratios: tuple[tuple[int, int], ...]) -> tuple[int, int]:
@@ -49,13 +68,15 @@ class IdeogramProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
-        if job.upstream_model.upper().startswith("V_4"):
+        if job.upstream_model.upper().startswith("V_4") and not job.images:
             # Ideogram 4.0 documents no image count: one call per image, side by side.
             images, filtered = await gather_images(job.n, lambda i: self._one_v4(job, deadline), NAME)
             charged = len(images) + filtered
             revised = None
         else:
-            if job.upstream_model.upper().startswith("V_3"):
+            if job.images:
+                items = await self._call(job, deadline, INPAINT_PATH, await inpaint_form(job))
+            elif job.upstream_model.upper().startswith("V_3"):
                 items = await self._call(job, deadline, "/v1/ideogram-v3/generate", lambda: v3_form(job))
             else:
                 items = await self._call(job, deadline, "/generate", orjson.dumps(legacy_body(job)))
@@ -114,6 +135,33 @@ def v3_form(job: GenerationJob) -> aiohttp.FormData:
     return data
 
 
+async def inpaint_form(job: GenerationJob) -> Callable[[], aiohttp.FormData]:
+    """A factory of the Ideogram 3.0 inpaint form for `job` (its mask converted once, off the loop)."""
+    if job.mask is None or not job.upstream_model.upper().startswith("V_3"):
+        raise ProviderUnavailable(f"the catalog routes edits of {job.model} to {NAME} {job.upstream_model}, "
+                                  "but the gateway edits at Ideogram only by Ideogram 3.0 inpainting, with a "
+                                  "mask; the operator must fix its edit route")
+    image = job.images[0]
+    if len(image.data) > MAX_FILE_BYTES:
+        raise InvalidRequest(f"{NAME} edits images of at most {MAX_FILE_BYTES // (1024 * 1024)} MB", param="image")
+    mask = await converted_mask(job.mask, BLACK_EDITS, (image.width, image.height))
+    fields: dict[str, object] = {"prompt": job.prompt, "num_images": job.n}
+    if job.quality:  # the deployment's quality map speaks Ideogram's rendering speeds
+        fields["rendering_speed"] = job.quality
+    if job.seed is not None:
+        fields["seed"] = job.seed
+    fields.update(job.extras)
+
+    def build() -> aiohttp.FormData:
+        data = aiohttp.FormData(default_to_multipart=True)
+        for key, value in fields.items():
+            data.add_field(key, str(value))
+        data.add_field("image", image.data, filename=f"image.{EXTENSIONS[image.mime]}", content_type=image.mime)
+        data.add_field("mask", mask.data, filename="mask.png", content_type="image/png")
+        return data
+    return build
+
+
 def v4_form(job: GenerationJob) -> aiohttp.FormData:
     """Ideogram 4.0: `text_prompt` (Magic Prompt on) and its speed as the deployment says it."""
     width, height = job.upstream_size or (job.width, job.height)
@@ -152,7 +200,7 @@ def build(kit: BuildKit) -> IdeogramProvider:
 
 
 PROVIDER = ProviderPlugin(
-    id="ideogram", name=NAME, build=build,
+    id="ideogram", name=NAME, build=build, capabilities=Capabilities(edit=True, mask=True),
     settings=(Setting("IDEOGRAM_API_KEY", secret=True, doc="Ideogram API key"),
               Setting("IDEOGRAM_BASE_URL", "https://api.ideogram.ai")),
     # Ideogram allows 10 in-flight requests by default (providers.md 4.1).

@@ -117,14 +117,14 @@ class ImageStreamEvent(_message.Message):
     def __init__(self, type: _Optional[str] = ..., image: _Optional[bytes] = ..., created_at: _Optional[int] = ..., size: _Optional[str] = ..., quality: _Optional[str] = ..., background: _Optional[str] = ..., output_format: _Optional[str] = ..., partial_image_index: _Optional[int] = ..., usage: _Optional[_Union[TokenUsage, _Mapping]] = ..., perf: _Optional[_Union[Perf, _Mapping]] = ..., response: _Optional[_Union[GenerateImagesResponse, _Mapping]] = ...) -> None: ...
 
 class Image(_message.Message):
-    __slots__ = ("url", "b64_json", "revised_prompt")
+    __slots__ = ("url", "revised_prompt", "data")
     URL_FIELD_NUMBER: _ClassVar[int]
-    B64_JSON_FIELD_NUMBER: _ClassVar[int]
     REVISED_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     url: str
-    b64_json: str
     revised_prompt: str
-    def __init__(self, url: _Optional[str] = ..., b64_json: _Optional[str] = ..., revised_prompt: _Optional[str] = ...) -> None: ...
+    data: bytes
+    def __init__(self, url: _Optional[str] = ..., revised_prompt: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class Perf(_message.Message):
     __slots__ = ("request_id", "model_used", "size", "quality", "cost_usd", "latency_ms")
