@@ -17,7 +17,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from contract.errors import echo
 from contract.request_ids import new_request_id
+from gateway.admin import admin_stub_context, build_handlers
 from gateway.config import GatewaySettings
+from gateway.console import console_routes
 from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, SlowBody, json_response, rpc_metadata
 from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
 from gateway.forms import UploadTooLarge
@@ -158,4 +160,8 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_get("/v1/images/{image_id}/{expires}/{filename}", get_image)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    # The admin API (on the same channel) and the operator console's static files.
+    app.cleanup_ctx.append(admin_stub_context)
+    app.router.add_routes(build_handlers())
+    app.router.add_routes(console_routes(settings.public_url))
     return app

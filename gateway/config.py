@@ -33,13 +33,16 @@ class GatewaySettings:
     access_log: bool = False
     # TLS toward the gRPC server (contract/grpc_tls.py); plaintext unless a CA or client cert is set.
     tls: ClientTls = field(default_factory=ClientTls)
+    # Where our image URLs point (as the server's PERF_PUBLIC_URL): the console's CSP admits images from it.
+    public_url: str = "http://127.0.0.1:8080"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         env = os.environ if env is None else env
+        http_port = int(env.get("PERF_HTTP_PORT", str(cls.http_port)))
         return cls(
             http_host=env.get("PERF_HTTP_HOST", cls.http_host),
-            http_port=int(env.get("PERF_HTTP_PORT", str(cls.http_port))),
+            http_port=http_port,
             grpc_target=env.get("PERF_GRPC_TARGET", f"127.0.0.1:{env.get('PERF_GRPC_PORT', '50051')}"),
             request_timeout_s=float(env.get("PERF_REQUEST_TIMEOUT_SECONDS", str(cls.request_timeout_s))),
             max_body_bytes=int(env.get("PERF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
@@ -51,4 +54,5 @@ class GatewaySettings:
             keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
             tls=ClientTls.from_env(env),
+            public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
         )

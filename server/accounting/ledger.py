@@ -1,16 +1,21 @@
 """The ledger record of one generation request, filled in as the request progresses."""
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 
+import orjson
 from google.protobuf.message import Message
 
+from contract import image_urls
 from contract.errors import echo
+from perf.images.v1 import image_service_pb2 as pb
+from server.database.ids import ordered_id
 from server.database.records import ApiKey, LedgerEntry
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
+from server.pipeline.validation import MAX_PROMPT_CHARS  # a refused longer prompt is kept cut to it
+from server.storage.base import OBJECT_NAME
 
 
 def storable(text: str, limit: int) -> str:
@@ -39,6 +44,9 @@ class LedgerDraft:
     error_type: str = ""
     # An edit's route (None: not an edit; True: masked): which upstream model a failed edit was sent to.
     masked_edit: bool | None = None
+    # For the operator's gallery (server/admin/): what was asked and which stored images answered it.
+    prompt: str = ""
+    images: tuple[str, ...] = ()
 
     @classmethod
     def start(cls, request_id: str, key: ApiKey, kind: str, request: Message, default_model: str) -> LedgerDraft:
@@ -49,9 +57,10 @@ class LedgerDraft:
             return storable(str(getattr(request, name, "")), limit)
 
         model = text("model", 64) if request.HasField("model") else default_model
-        return cls(id="led_" + secrets.token_hex(12), request_id=request_id, key=key, kind=kind, model=model,
+        # Time-ordered (and as long as the random ids before): the gallery lists rows newest first.
+        return cls(id=ordered_id("led_"), request_id=request_id, key=key, kind=kind, model=model,
                    n_requested=int(getattr(request, "n", 0)), size=text("size", 32), quality=text("quality", 32),
-                   end_user=text("user", 256))
+                   end_user=text("user", 256), prompt=text("prompt", MAX_PROMPT_CHARS))
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality
@@ -67,6 +76,19 @@ class LedgerDraft:
     def delivered(self, images: int, cost_micros: int, upstream_model: str, upstream_cost_micros: int = 0) -> None:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
         self.upstream_cost_micros = upstream_cost_micros
+
+    def stored(self, delivered: list[pb.Image]) -> None:
+        """The stored images' names, read back from the URLs just minted (b64_json stores none). Our
+        signed URLs and a bucket's presigned ones both carry the object name in their path."""
+        names = []
+        for image in delivered:
+            path = image.url.partition("?")[0]
+            ours = image_urls.PATH.search(path)
+            if ours:
+                names.append(f"{ours['image_id']}.{ours['ext']}")
+            elif presigned := OBJECT_NAME.search(path):
+                names.append(presigned.group(0))
+        self.images = tuple(names)
 
     def replayed(self) -> None:
         """An Idempotency-Key retry answered from the stored response: nothing generated, nothing billed."""
@@ -87,4 +109,5 @@ class LedgerDraft:
             billed_micros=0 if self.key.is_test else self.cost_micros, latency_ms=latency_ms,
             status=self.status, error_type=self.error_type, end_user=self.end_user, created_at=int(now),
             day=time.strftime("%Y-%m-%d", time.gmtime(now)), deployment=self.deployment,
-            upstream_cost_micros=self.upstream_cost_micros, kind=self.kind)
+            upstream_cost_micros=self.upstream_cost_micros, kind=self.kind, prompt=self.prompt,
+            images=orjson.dumps(self.images).decode() if self.images else "")

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from server.database import queries as q
+from server.database.admin_postgres import PostgresAdmin
 from server.database.migrations import migrations
 from server.database.records import (
     AdmittedImages,
@@ -36,7 +37,7 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PostgresStore:
+class PostgresStore(PostgresAdmin):  # the admin API's queries live in admin_postgres.py
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -13,9 +13,9 @@ COUNT_KEYS = "SELECT count(*) FROM api_keys"
 
 LEDGER_COLUMNS = ("id, request_id, key_id, mode, model, provider, upstream_model, n_requested, n_delivered, size, "
                   "quality, cost_micros, billed_micros, latency_ms, status, error_type, end_user, created_at, day, "
-                  "deployment, upstream_cost_micros, kind")
+                  "deployment, upstream_cost_micros, kind, prompt, images")
 # Idempotent by row id, so a row replayed from the spool (server/accounting/spool.py) lands once.
-INSERT_LEDGER = (f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 22)}) "
+INSERT_LEDGER = (f"INSERT INTO usage_ledger ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 24)}) "
                  "ON CONFLICT (id) DO NOTHING")
 USAGE = """
 SELECT key_id, mode, day, model, CAST(count(*) AS BIGINT),

@@ -49,6 +49,9 @@ class LedgerEntry:
     deployment: str = ""
     upstream_cost_micros: int = 0  # what the upstream charged us (its figure, else its list price)
     kind: str = "generation"  # generation | edit | variation
+    # For the operator's gallery: the prompt, and the stored images as a JSON list of "img_….png".
+    prompt: str = ""
+    images: str = ""
 
 
 @dataclass(frozen=True)

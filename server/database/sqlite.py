@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.database import queries as q
+from server.database.admin_sqlite import SqliteAdmin
 from server.database.migrations import migrations, sql_statements
 from server.database.records import (
     AdmittedImages,
@@ -49,7 +50,7 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
         future.set_result(result)
 
 
-class SqliteStore:
+class SqliteStore(SqliteAdmin):  # the admin API's queries live in admin_sqlite.py
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect(path)

@@ -148,6 +148,7 @@ class Pipeline:
         # A variation's prompt is ours (catalog data), not the caller's: it is not theirs to see revised.
         revised = "" if valid.kind == VARIATION else result.revised_prompt
         data = await self._delivery.deliver(images, valid.response_format, revised)
+        draft.stored(data)
         # Only delivered images are billed (an upstream may withhold some).
         cost_micros = valid.cost_micros(len(images), result.usage)
         draft.delivered(len(images), cost_micros, result.model_used, upstream_cost(valid, route, result))

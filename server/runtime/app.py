@@ -16,6 +16,8 @@ from server.accounting.holds import Accountant
 from server.accounting.restore import restore_limiter
 from server.accounting.spool import LedgerSpool
 from server.accounting.tiers import load_tiers
+from server.admin.auth import AdminGate, AdminToken, FailureLimiter
+from server.admin.service import ADMIN_SERVICE_NAME, AdminDeps, add_admin_service
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles, check_lifecycle
 from server.database import Store, open_store
@@ -35,7 +37,7 @@ from server.providers.sandbox import SandboxProvider
 from server.runtime.config import ServerSettings
 from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
-from server.runtime.interceptors import AuthInterceptor, RequestContextInterceptor
+from server.runtime.interceptors import AdminAuthInterceptor, AuthInterceptor, RequestContextInterceptor
 from server.storage.base import ImageStore
 from server.storage.factory import open_storage
 from server.storage.signing import UrlSigner
@@ -126,8 +128,12 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         # GOAWAY after the age; calls in flight then have the longest deadline a generation may get.
         options += [("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
                     ("grpc.max_connection_age_grace_ms", int(settings.providers.default_deadline_s * 1000))]
+    # Without a token the admin API still exists, to answer NOT_FOUND (not UNIMPLEMENTED) for every method.
+    admin_gate = AdminGate(AdminToken(settings.admin_token, keys.key_pepper) if settings.admin_token else None,
+                           FailureLimiter(limit=settings.admin_failures_per_minute))
     server = grpc.aio.server(
-        interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper))],
+        interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper)),
+                      AdminAuthInterceptor(admin_gate)],
         options=options)
     rules = Rules(catalog, InputLimits(settings.max_upload_file_bytes, settings.max_upload_bytes,
                                        settings.providers.max_image_pixels))
@@ -136,10 +142,14 @@ async def start_server(settings: ServerSettings) -> RunningServer:
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),
                                                server)
+    add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
+                                        frozenset(live.providers)))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        admin = (ADMIN_SERVICE_NAME,) if admin_gate.enabled else ()  # not advertised while it answers 404
+        reflection.enable_server_reflection((SERVICE_NAME, *admin, health.SERVICE_NAME, reflection.SERVICE_NAME),
+                                            server)
     address = f"{settings.grpc_host}:{settings.grpc_port}"
     if settings.tls.enabled:
         port = server.add_secure_port(address, settings.tls.credentials())

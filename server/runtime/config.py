@@ -91,6 +91,11 @@ class ServerSettings:
     providers: ProviderSettings = field(default_factory=ProviderSettings)
     # Where images live (data_dir/images or an S3 bucket) and which URLs point at them.
     storage: StorageSettings = field(default_factory=StorageSettings)
+    # The admin API's token (PERF_ADMIN_TOKEN or PERF_ADMIN_TOKEN_FILE); None: the admin API answers 404.
+    # Kept out of repr so the settings can never print it.
+    admin_token: str | None = field(default=None, repr=False)
+    # Failed admin sign-ins allowed per client address per rolling minute (then 429).
+    admin_failures_per_minute: int = 10
 
     def today(self) -> dt.date:
         """The date lifecycle routing uses: UTC today, unless a test fixed it."""
@@ -133,4 +138,7 @@ class ServerSettings:
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
             storage=StorageSettings.from_env(env),
+            admin_token=read_setting(env, "PERF_ADMIN_TOKEN", secret=True),
+            admin_failures_per_minute=int(env.get("PERF_ADMIN_MAX_FAILURES_PER_MINUTE",
+                                                  str(cls.admin_failures_per_minute))),
         )

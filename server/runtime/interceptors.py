@@ -20,6 +20,7 @@ import grpc
 
 from contract.errors import ERROR_KINDS
 from server.accounting.headers import rate_limit_metadata
+from server.admin.auth import ADDRESS_METADATA, ADMIN_CALLER, ADMIN_PREFIX, AdminGate, peer_host
 from server.errors import InternalError, InvalidRequest, PerfError
 from server.keys.authenticator import Authenticator
 from server.runtime.request_context import CALLER, REQUEST_ID, accept_request_id
@@ -29,6 +30,8 @@ log = logging.getLogger("perf.server")
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 SERVICE_PREFIX = "/perf.images.v1.ImageService/"
+# Request ids, logging and the catch-all cover the admin API too; its authentication is its own.
+CONTEXT_PREFIXES = (SERVICE_PREFIX, ADMIN_PREFIX)
 # The signed image URL is its own credential: fetching an image needs no API key.
 UNAUTHENTICATED_METHODS = {SERVICE_PREFIX + "GetImageContent", SERVICE_PREFIX + "StreamImageContent"}
 
@@ -87,7 +90,7 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
                                 details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if not details.method.startswith(SERVICE_PREFIX):
+        if not details.method.startswith(CONTEXT_PREFIXES):
             return handler
         offered = _metadata(details, "x-request-id")
         method = details.method.rsplit("/", 1)[-1]
@@ -178,3 +181,28 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return call
 
         return _wrap(handler, make, make_stream)  # type: ignore[return-value]
+
+
+class AdminAuthInterceptor(grpc.aio.ServerInterceptor):
+    """AdminService methods need the admin token (server/admin/auth.py); API keys are never accepted there."""
+
+    def __init__(self, gate: AdminGate) -> None:
+        self._gate = gate
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if not details.method.startswith(ADMIN_PREFIX):
+            return handler
+        authorization = _metadata(details, "authorization")
+        forwarded = _metadata(details, ADDRESS_METADATA)
+        gate = self._gate
+
+        def make(inner: Handler) -> Handler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                ADMIN_CALLER.set(gate.check(authorization, forwarded or peer_host(context.peer())))
+                return await inner(request, context)
+
+            return call
+
+        return _wrap(handler, make)  # type: ignore[return-value]
