@@ -12,6 +12,7 @@ import signal
 
 from aiohttp import web
 
+from contract import allocator
 from gateway.app import build_app
 from gateway.config import GatewaySettings
 from gateway.protocol import GatewayRunner
@@ -25,6 +26,7 @@ async def serve(settings: GatewaySettings) -> None:
                            keepalive_timeout=settings.keepalive_timeout_s,
                            access_log=logging.getLogger("aiohttp.access") if settings.access_log else None)
     await runner.setup()
+    trimmer = asyncio.create_task(allocator.trim_forever())
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
         await site.start()
@@ -36,10 +38,12 @@ async def serve(settings: GatewaySettings) -> None:
         await stopping.wait()
         log.info("stopping: in-flight requests get %.0fs", settings.shutdown_timeout_s)
     finally:
+        trimmer.cancel()
         await runner.cleanup()
 
 
 def main() -> None:
+    allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = GatewaySettings.from_env()
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(serve(settings))

@@ -4,11 +4,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from contract import allocator
 from server.runtime.app import serve
 from server.runtime.config import ServerSettings
 
 
 def main() -> None:
+    allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = ServerSettings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(serve(settings))

@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from contract import allocator
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
@@ -170,8 +171,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, images, settings.health_interval_s))
     replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
     warner = asyncio.create_task(warn_of_shutdowns_forever(lifecycles, SHUTDOWN_WARNING_DAYS, 3600))
+    trimmer = asyncio.create_task(allocator.trim_forever())
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         accountant=accountant, background=[sweeper, monitor, replayer, warner], live=live,
+                         accountant=accountant, background=[sweeper, monitor, replayer, warner, trimmer], live=live,
                          images=images, health_server=health_server, health_port=health_port)
 
 

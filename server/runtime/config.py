@@ -78,7 +78,7 @@ class ServerSettings:
     # Image bytes all generations in flight may hold in memory together (server/pipeline/budget.py),
     # and how long a newcomer waits for room before a 503.
     max_inflight_image_bytes: int = 1024 * MIB
-    inflight_wait_s: float = 10.0
+    inflight_wait_s: float = 60.0
     # Images sent to edit or vary: each at most, and all together at most (the gateway enforces the
     # same numbers while it reads the upload; the server checks again for gRPC callers).
     max_upload_file_bytes: int = 25 * MIB
