@@ -6,6 +6,7 @@ Responses: built by hand so `created`/`latency_ms` stay JSON integers (proto3 JS
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -120,6 +121,14 @@ def token_usage_json(usage: pb.TokenUsage) -> dict[str, Any]:
                                       "image_tokens": usage.output_tokens_details.image_tokens}}
 
 
+def deployment_json(status: pb.DeploymentStatus) -> dict[str, Any]:
+    """One live deployment of a model, in the order they are tried, with its circuit breaker's state."""
+    return {"id": status.id, "provider": status.provider, "upstream_model": status.upstream_model,
+            "configured": status.configured, "circuit": status.circuit,
+            # Whole seconds, rounded up, as Retry-After; null while a call would go through.
+            "retry_after": math.ceil(status.retry_after_seconds) if status.retry_after_seconds > 0 else None}
+
+
 def model_json(model: pb.Model) -> dict[str, Any]:
     caps, life = model.capabilities, model.lifecycle
     out: dict[str, Any] = {
@@ -138,6 +147,8 @@ def model_json(model: pb.Model) -> dict[str, Any]:
                       "served_by": {"provider": life.served_by.provider, "upstream_model": life.served_by.upstream_model}
                       if life.HasField("served_by") else None},
     }
+    if model.deployments:
+        out["deployments"] = [deployment_json(d) for d in model.deployments]
     if model.HasField("megapixel_price"):
         mp = model.megapixel_price
         out["megapixel_pricing"] = {"first_megapixel_usd": mp.first_megapixel_usd,

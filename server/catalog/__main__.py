@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ServerSettings.from_env()
     plugins = plugins_from_env(settings.providers.env)
-    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
+    catalog = load_catalog(settings.catalog_path, providers=plugins)
     today = settings.today()
     if args.command == "capabilities":
         print(markdown_table(catalog, Lifecycles(catalog, lambda: today)))

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from contract.grpc_tls import ServerTls
+from server.pipeline.breakers import BreakerSettings
 from server.providers.settings import ProviderSettings, read_setting
 from server.storage.settings import StorageSettings
 
@@ -91,6 +92,8 @@ class ServerSettings:
     providers: ProviderSettings = field(default_factory=ProviderSettings)
     # Where images live (data_dir/images or an S3 bucket) and which URLs point at them.
     storage: StorageSettings = field(default_factory=StorageSettings)
+    # When a deployment's circuit opens and for how long (server/pipeline/breakers.py).
+    breakers: BreakerSettings = field(default_factory=BreakerSettings)
 
     def today(self) -> dt.date:
         """The date lifecycle routing uses: UTC today, unless a test fixed it."""
@@ -133,4 +136,5 @@ class ServerSettings:
             catalog_path=Path(env["PERF_CATALOG_PATH"]) if env.get("PERF_CATALOG_PATH") else None,
             providers=ProviderSettings.from_env(env),
             storage=StorageSettings.from_env(env),
+            breakers=BreakerSettings.from_env(env),
         )

@@ -21,19 +21,21 @@ from server.pipeline.routing import live_job
 from server.providers.base import GenerationJob, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
-from tests.fakes import bfl, google, ideogram, openai, stability
+from tests.fakes import bfl, fal, google, ideogram, openai, replicate, stability, together
 from tests.fakes.testing import Ctx, fake
 
 CATALOG = load_catalog()
 LIFECYCLES = Lifecycles(CATALOG, lambda: dt.date(2026, 12, 1))
 FACTORIES = {"openai": openai.make_app, "stability": stability.make_app, "bfl": bfl.make_app,
-             "ideogram": ideogram.make_app, "google": google.make_app}
+             "ideogram": ideogram.make_app, "google": google.make_app, "fal": fal.make_app,
+             "replicate": replicate.make_app, "together": together.make_app}
 
 
 def settings_for(kind: str, url: str, **env: str) -> ProviderSettings:
     """Settings as the server would read them from an environment pointing `kind` at the fake at `url`."""
     host_port = url.split("://", 1)[1]
     values = {"PERF_INSECURE_HTTP_HOSTS": host_port, "PERF_BFL_POLL_INTERVAL_SECONDS": "0.01",
+              "PERF_FAL_POLL_INTERVAL_SECONDS": "0.01", "PERF_REPLICATE_POLL_INTERVAL_SECONDS": "0.01",
               "PERF_UPSTREAM_DEADLINE_SECONDS": "10"}
     values.update({
         "openai": {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": url + "/v1"},
@@ -41,6 +43,9 @@ def settings_for(kind: str, url: str, **env: str) -> ProviderSettings:
         "bfl": {"BFL_API_KEY": "test-key", "BFL_BASE_URL": url},
         "ideogram": {"IDEOGRAM_API_KEY": "test-key", "IDEOGRAM_BASE_URL": url},
         "google": {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": url},
+        "fal": {"FAL_KEY": "test-key", "FAL_QUEUE_URL": url},
+        "replicate": {"REPLICATE_API_TOKEN": "test-key", "REPLICATE_BASE_URL": url},
+        "together": {"TOGETHER_API_KEY": "test-key", "TOGETHER_BASE_URL": url},
         "vertex": {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1", "VERTEX_ACCESS_TOKEN": "test-key",
                    "VERTEX_BASE_URL": url},
     }[kind])
@@ -60,10 +65,12 @@ async def live(kind: str, settings: dict[str, str] | None = None,
             await providers.close()
 
 
-def job(model: str, *, time_remaining: float | None = 10.0, **fields: Any) -> GenerationJob:
+def job(model: str, *, time_remaining: float | None = 10.0, deployment_id: str | None = None,
+        **fields: Any) -> GenerationJob:
+    """The job for `model` as its serving deployment (or the one named, e.g. a fallback) would get it."""
     valid = validate_generation(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"),
                                                          model=model, **fields), Rules(CATALOG), False)
-    deployment = LIFECYCLES.serving(valid.model)
+    deployment = CATALOG.deployments[deployment_id] if deployment_id else LIFECYCLES.serving(valid.model)
     assert deployment is not None
     return live_job(valid, deployment, time_remaining)
 
