@@ -49,6 +49,8 @@ def settings_for(kind: str, url: str, **env: str) -> ProviderSettings:
         "vertex": {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1", "VERTEX_ACCESS_TOKEN": "test-key",
                    "VERTEX_BASE_URL": url},
     }[kind])
+    if "PERF_INSECURE_HTTP_HOSTS" in env:  # more trusted hosts (another fake), beside this one
+        env = {**env, "PERF_INSECURE_HTTP_HOSTS": f"{host_port},{env['PERF_INSECURE_HTTP_HOSTS']}"}
     values.update(env)
     return ProviderSettings.from_env(values)
 
