@@ -80,14 +80,18 @@ class ImageService(pb_grpc.ImageServiceServicer):
 
     async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(object="list",
-                                     data=[_model(m, self._lifecycles, self._router)
+                                     data=[_model(m, self._lifecycles, self._routing())
                                            for m in self._catalog.models.values()])
 
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
         model = self._catalog.get(request.model)
         if model is None:
             raise NotFound(f"The model '{echo(request.model)}' does not exist", param="model")
-        return _model(model, self._lifecycles, self._router)
+        return _model(model, self._lifecycles, self._routing())
+
+    def _routing(self) -> Router | None:
+        """The router, for operator keys only: which hosts are configured and failing is the operator's business."""
+        return self._router if current_caller().operator else None
 
     async def StreamImageContent(self, request: pb.GetImageContentRequest,
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImageContentChunk]:

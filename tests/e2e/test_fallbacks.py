@@ -67,8 +67,13 @@ def charges(upstreams: Upstreams) -> dict[str, int]:
     return {name: len(r.charges) for name, r in upstreams.running.items() if r.charges}
 
 
-def circuits(stack: Stack, key: str, model: str) -> dict[str, tuple[str, Any]]:
-    deployments = stack.get(f"/v1/models/{model}", key=key).json()["deployments"]
+def operator(stack: Stack) -> str:
+    return stack.create_key("live", "--tier", "enterprise", "--minute-limit", "1000000", "--day-limit", "1000000",
+                            "--operator")
+
+
+def circuits(stack: Stack, admin: str, model: str) -> dict[str, tuple[str, Any]]:
+    deployments = stack.get(f"/v1/models/{model}", key=admin).json()["deployments"]
     return {d["id"]: (d["circuit"], d["retry_after"]) for d in deployments}
 
 
@@ -132,9 +137,11 @@ def test_each_host_serves_flux_pro_down_the_chain(stack: Stack, upstreams: Upstr
 def test_a_200_without_an_image_is_a_counted_failure_never_fallen_over(upstreams: Upstreams, stacks: list[Stack],
                                                                       tmp_path: Path) -> None:
     upstreams.reset()
+    clock = tmp_path / "clock"
+    clock.write_text("0")  # time stands still: the cool-down left is exact
     stack = started(stacks, tmp_path / "empty", **upstreams.env(), PERF_BREAKER_FAILURES="2",
-                    PERF_BREAKER_COOLDOWN_SECONDS="30")
-    key = stack.create_key("live")
+                    PERF_BREAKER_COOLDOWN_SECONDS="30", PERF_BREAKER_CLOCK_FILE=str(clock))
+    key, admin = stack.create_key("live"), operator(stack)
     # flux-pro goes BFL → Replicate → Together; the first two refuse (charging nothing), Together answers empty.
     for _ in range(2):
         for name in ("bfl", "replicate"):
@@ -145,7 +152,7 @@ def test_a_200_without_an_image_is_a_counted_failure_never_fallen_over(upstreams
         assert response.headers["x-should-retry"] == "false"  # it may have been billed
     assert charges(upstreams) == {"together": 2}
     # Counted: two failures in a row opened Together's circuit (and BFL's and Replicate's, for their 503s).
-    assert circuits(stack, key, "flux-pro")["flux-pro/together"] == ("open", 30)
+    assert circuits(stack, admin, "flux-pro")["flux-pro/together"] == ("open", 30)
     assert ledger_row(stack, response)["deployment"] == "flux-pro/together"
 
 
@@ -156,7 +163,7 @@ def test_the_breaker_opens_skips_to_the_fallback_and_half_opens_after_the_cool_d
     clock.write_text("1000")
     stack = started(stacks, tmp_path / "breaker", **upstreams.env(), PERF_BREAKER_FAILURES="3",
                     PERF_BREAKER_COOLDOWN_SECONDS="60", PERF_BREAKER_CLOCK_FILE=str(clock))
-    key = stack.create_key("live")
+    key, admin = stack.create_key("live"), operator(stack)
     bfl, fal = upstreams["bfl"], upstreams["fal"]
     body = {"prompt": "a lighthouse", "model": "flux-dev"}
     bfl.knobs.fail_before_charge_next = 1000  # BFL is down, refusing every submit
@@ -164,22 +171,22 @@ def test_the_breaker_opens_skips_to_the_fallback_and_half_opens_after_the_cool_d
         response = stack.post(GEN, body, key=key)
         assert response.status == 200 and response.json()["perf"]["model_used"] == "fal-ai/flux/dev"
     assert bfl.requests("POST") == 3
-    assert circuits(stack, key, "flux-dev") == {"flux-dev/flux-2-klein-9b": ("open", 60), "flux-dev/fal": ("closed", None)}
+    assert circuits(stack, admin, "flux-dev") == {"flux-dev/flux-2-klein-9b": ("open", 60), "flux-dev/fal": ("closed", None)}
     assert "circuit breaker open deployment=flux-dev/flux-2-klein-9b: 3 failures in a row" in stack.server_log()
     clock.write_text("1030")
     response = stack.post(GEN, body, key=key)
     assert response.status == 200 and bfl.requests("POST") == 3  # skipped while open: BFL is not asked
     assert ledger_row(stack, response)["provider"] == "fal"
-    assert circuits(stack, key, "flux-dev")["flux-dev/flux-2-klein-9b"] == ("open", 30)
+    assert circuits(stack, admin, "flux-dev")["flux-dev/flux-2-klein-9b"] == ("open", 30)
     # Test keys keep the sandbox, open circuit or not.
     test_key = stack.create_key("test")
     assert stack.post(GEN, body, key=test_key).status == 200 and bfl.requests("POST") == 3
     clock.write_text("1060")
-    assert circuits(stack, key, "flux-dev")["flux-dev/flux-2-klein-9b"] == ("half_open", None)
+    assert circuits(stack, admin, "flux-dev")["flux-dev/flux-2-klein-9b"] == ("half_open", None)
     bfl.knobs.fail_before_charge_next = 0  # BFL is back: the probe succeeds and closes the circuit
     response = stack.post(GEN, body, key=key)
     assert response.status == 200 and response.json()["perf"]["model_used"] == "flux-2-klein-9b"
-    assert bfl.requests("POST") == 4 and circuits(stack, key, "flux-dev")["flux-dev/flux-2-klein-9b"] == ("closed", None)
+    assert bfl.requests("POST") == 4 and circuits(stack, admin, "flux-dev")["flux-dev/flux-2-klein-9b"] == ("closed", None)
     assert "circuit breaker closed deployment=flux-dev/flux-2-klein-9b: the probe succeeded" in stack.server_log()
     assert len(bfl.charges) == 1 and len(fal.charges) == 4
 
@@ -205,8 +212,11 @@ def test_with_every_circuit_open_the_answer_is_503_with_the_time_left(upstreams:
     assert charges(upstreams) == {}
 
 
-def test_models_list_their_deployments_in_order_with_configuration_and_circuits(stack: Stack, key: str) -> None:
-    deployments = stack.get("/v1/models/flux-pro", key=key).json()["deployments"]
+def test_operators_see_each_models_deployments_in_order_with_configuration_and_circuits(stack: Stack,
+                                                                                      key: str) -> None:
+    assert "deployments" not in stack.get("/v1/models/flux-pro", key=key).json()  # a customer's key
+    admin = operator(stack)
+    deployments = stack.get("/v1/models/flux-pro", key=admin).json()["deployments"]
     assert deployments == [
         {"id": "flux-pro/flux-pro-1.1", "provider": "bfl", "upstream_model": "flux-pro-1.1", "configured": True,
          "circuit": "closed", "retry_after": None},
@@ -214,7 +224,7 @@ def test_models_list_their_deployments_in_order_with_configuration_and_circuits(
          "configured": True, "circuit": "closed", "retry_after": None},
         {"id": "flux-pro/together", "provider": "together", "upstream_model": "black-forest-labs/FLUX.1.1-pro",
          "configured": True, "circuit": "closed", "retry_after": None}]
-    dalle = stack.get("/v1/models/dall-e-3", key=key).json()["deployments"]
+    dalle = stack.get("/v1/models/dall-e-3", key=admin).json()["deployments"]
     assert [(d["id"], d["configured"]) for d in dalle] == [("dall-e-3/gpt-image-2", False)]
 
 
