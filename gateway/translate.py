@@ -7,6 +7,7 @@ Responses: built by hand so `created`/`latency_ms` stay JSON integers (proto3 JS
 from __future__ import annotations
 
 import secrets
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -134,6 +135,14 @@ def token_usage_json(usage: pb.TokenUsage) -> dict[str, Any]:
                                       "image_tokens": usage.output_tokens_details.image_tokens}}
 
 
+def deployment_json(status: pb.DeploymentStatus) -> dict[str, Any]:
+    """One live deployment of a model, in the order they are tried, with its circuit breaker's state."""
+    return {"id": status.id, "provider": status.provider, "upstream_model": status.upstream_model,
+            "configured": status.configured, "circuit": status.circuit,
+            # Whole seconds, rounded up, as Retry-After; null while a call would go through.
+            "retry_after": math.ceil(status.retry_after_seconds) if status.retry_after_seconds > 0 else None}
+
+
 def model_json(model: pb.Model) -> dict[str, Any]:
     caps, life = model.capabilities, model.lifecycle
     out: dict[str, Any] = {
@@ -158,6 +167,8 @@ def model_json(model: pb.Model) -> dict[str, Any]:
             out[name.replace("_price", "_pricing")] = {
                 "pricing": [{"size": p.size, "quality": p.quality, "usd_per_image": p.usd_per_image} for p in edit.pricing],
                 "input_megapixel_usd": edit.input_megapixel_usd}
+    if model.deployments:
+        out["deployments"] = [deployment_json(d) for d in model.deployments]
     if model.HasField("megapixel_price"):
         mp = model.megapixel_price
         out["megapixel_pricing"] = {"first_megapixel_usd": mp.first_megapixel_usd,

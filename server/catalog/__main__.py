@@ -1,8 +1,8 @@
 """`python -m server.catalog check [--days N] [--live]`: the lifecycle table, and whether it will hold.
 `python -m server.catalog capabilities`: what each model can do today (the table in README.md).
 
-Prints every public model with the deployment serving it today and that deployment's dates, then
-every deployment. Exits 1 when some public model would be left without a live deployment within
+Prints every public model with the deployment serving it today and that deployment's dates (and
+its fallbacks), then every deployment. Exits 1 when some public model would be left without a live deployment within
 `--days` (default 30), so a scheduled job can page someone before the day. `--live` also asks each
 configured upstream's own model listing (OpenAI's carries shutdown dates; Gemini's says what still
 exists) and exits 1 when a deployment in use is gone upstream or shuts down upstream sooner than the
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ServerSettings.from_env()
     plugins = plugins_from_env(settings.providers.env)
-    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
+    catalog = load_catalog(settings.catalog_path, providers=plugins)
     today = settings.today()
     if args.command == "capabilities":
         print(markdown_table(catalog, Lifecycles(catalog, lambda: today)))
@@ -61,6 +61,8 @@ def table(catalog: Catalog, today: dt.date, days: int) -> list[str]:
         left = view.days_to_shutdown(today)
         print(f"{model.id:<24} {view.status:<10} {served:<34} {_day(view.deprecated_on):<11} "
               f"{_day(view.shutdown_on):<11} {'' if left is None else left}")
+        for fallback in lifecycles.live_chain(model)[1:]:
+            print(f"{'':<24} {'fallback':<10} {fallback.provider}/{fallback.upstream_model}")
         for offset in range(days + 1):
             day = today + dt.timedelta(days=offset)
             if lifecycles.serving(model, day) is None:

@@ -61,12 +61,20 @@ class Lifecycles:
 
     def serving(self, model: ModelSpec, day: dt.date | None = None) -> Deployment | None:
         """The deployment that serves `model` on `day`: the first live one of its first chain that has one."""
+        found = self.live_chain(model, day)
+        return found[0] if found else None
+
+    def live_chain(self, model: ModelSpec, day: dt.date | None = None) -> list[Deployment]:
+        """`model`'s live deployments on `day` in the order they are tried: for each deployment the model
+        lists, the first live one of its successor chain. The first serves; the rest are its fallbacks,
+        so a shut-down or retired deployment drops out and its successor takes its place."""
         day = day or self.today()
+        found: list[Deployment] = []
         for start in model.deployments:
-            for deployment in self.chain(start):
-                if self.live(deployment, day):
-                    return deployment
-        return None
+            live = next((d for d in self.chain(start) if self.live(d, day)), None)
+            if live is not None and all(d.id != live.id for d in found):
+                found.append(live)
+        return found
 
     def retire(self, deployment: Deployment, why: str) -> None:
         """The upstream says this model is gone: treat the deployment as shut down from now on."""

@@ -2,26 +2,30 @@
 
 Checked here, once, at start-up: every model and deployment field, that every (size, quality) a
 model accepts has a price (ours and the upstream's), that every deployment translates all of its
-public model's qualities and styles, that each deployment serves exactly one public model, and
-that no successor chain loops. Whether a chain ends in a shut-down deployment depends on the date
-and is checked by lifecycle.check_lifecycle.
+public model's qualities and styles, that each deployment serves exactly one public model, that
+no successor chain loops, and (given the plugins) that a deployment's region is one its provider
+has. Whether a chain ends in a shut-down deployment depends on the date and is checked by
+lifecycle.check_lifecycle.
 """
 from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.catalog.model import Catalog, CustomSizes, Deployment, EditRoute, Lifecycle, ModelSpec
 from server.catalog.prices_toml import PriceError, parse_price
 from server.catalog.pricing import ANY_SIZE, PerImage, Price
 from server.catalog.sizes import parse_size
 
+if TYPE_CHECKING:
+    from server.providers.plugin import ProviderPlugin
+
 DEFAULT_PATH = Path(__file__).with_name("models.toml")
 _DEPLOYMENT_KEYS = {"provider", "upstream_model", "quality", "style", "size", "params", "upstream_price",
-                    "deprecated_on", "shutdown_on", "successor", "sources", "edit", "inpaint", "stream"}
+                    "deprecated_on", "shutdown_on", "successor", "sources", "edit", "inpaint", "stream", "region"}
 _MODEL_KEYS = {"created", "max_n", "sizes", "qualities", "styles", "deployments", "custom_sizes", "price", "sources",
                "output_formats", "backgrounds", "moderation", "input_fidelity", "size_auto", "variations",
                "edit_price", "inpaint_price", "default_response_format"}
@@ -33,12 +37,15 @@ class CatalogError(ValueError):
     """The catalog file is wrong; the message says where."""
 
 
-def load_catalog(path: Path | None = None, providers: Collection[str] | None = None) -> Catalog:
-    """The catalog at `path`; every deployment's provider must be one of `providers` (default: the registered)."""
+def load_catalog(path: Path | None = None,
+                 providers: Collection[str] | Mapping[str, ProviderPlugin] | None = None) -> Catalog:
+    """The catalog at `path`; every deployment's provider must be one of `providers` (default: the registered).
+
+    Given the plugins themselves (a mapping), a deployment's `region` must also be one its plugin declares."""
     if providers is None:
         from server.providers.registry import declared  # the adapters are only imported when asked for
 
-        providers = tuple(declared())
+        providers = declared()
     with open(path or DEFAULT_PATH, "rb") as fh:
         raw = tomllib.load(fh)
     models = {mid: _model(mid, spec) for mid, spec in raw.get("models", {}).items()}
@@ -47,6 +54,9 @@ def load_catalog(path: Path | None = None, providers: Collection[str] | None = N
     owners = _owners(models, raw.get("deployments", {}))
     deployments = {did: _deployment(did, spec, models[owners[did]], providers)
                    for did, spec in raw.get("deployments", {}).items()}
+    if isinstance(providers, Mapping):
+        for deployment in deployments.values():
+            _check_region(deployment, providers[deployment.provider])
     catalog = Catalog(models=models, deployments=deployments)
     if catalog.default_model not in models:
         raise CatalogError(f"default model {catalog.default_model!r} is not in the catalog")
@@ -177,7 +187,22 @@ def _deployment(did: str, raw: Any, model: ModelSpec, providers: Collection[str]
                       style=style, size=size, params=dict(params),
                       edit=_edit_route(f"{where} edit", raw.get("edit"), model, masked_by_default=False),
                       inpaint=_edit_route(f"{where} inpaint", raw.get("inpaint"), model, masked_by_default=True),
-                      stream=bool(raw.get("stream", False)))
+                      stream=bool(raw.get("stream", False)), region=_region(where, raw.get("region")))
+
+
+def _region(where: str, raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise CatalogError(f"{where}: region must be a non-empty string")
+    return raw
+
+
+def _check_region(deployment: Deployment, plugin: ProviderPlugin) -> None:
+    if deployment.region is not None and deployment.region not in plugin.regions:
+        offered = ", ".join(plugin.regions) or "none"
+        raise CatalogError(f"deployment {deployment.id}: {plugin.name} has no region {deployment.region!r} "
+                           f"(regions: {offered})")
 
 
 def _edit_route(where: str, raw: Any, model: ModelSpec, masked_by_default: bool) -> EditRoute | None:

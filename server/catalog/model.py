@@ -1,6 +1,7 @@
 """Plain, immutable records of the catalog: public models, the deployments that serve them, and when.
 
-A public model (what callers name) lists its deployments in order of preference; a deployment is
+A public model (what callers name) lists its deployments in order of preference (the first live one
+serves, the other live ones are its fallbacks, README "Fallbacks and circuit breakers"); a deployment is
 one upstream model at one provider, with the words the public parameters are said in there, what
 the provider charges us, and its lifecycle: from `shutdown_on` on (or once the upstream says the
 model is gone), traffic moves to its `successor`, another deployment of the same public model.
@@ -80,6 +81,9 @@ class Deployment:
     inpaint: EditRoute | None = None
     # The upstream streams partial images (gpt-image); others send only the completed event.
     stream: bool = False
+    # Which of its provider's regional endpoints serves it (BFL: "eu", "us"); None: the provider's
+    # default base URL. The provider's plugin declares the regions it has.
+    region: str | None = None
 
     @property
     def max_input_images(self) -> int:
@@ -108,8 +112,9 @@ class ModelSpec:
     sizes: tuple[str, ...]
     qualities: tuple[str, ...]
     styles: tuple[str, ...]
-    price: Price  # what we bill
-    deployments: tuple[str, ...]  # deployment ids, first preferred
+    price: Price  # what we bill, whichever deployment delivers
+    # Deployment ids in order: the first live one serves, the live ones after it are its fallbacks.
+    deployments: tuple[str, ...]
     custom_sizes: CustomSizes | None = None
     sources: tuple[str, ...] = ()
     # gpt-image parameters: what each model takes (a value outside these is a 400 naming the param).

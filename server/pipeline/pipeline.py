@@ -3,7 +3,8 @@
     validate → route → (idempotency) → limit + reserve → memory budget → provider → deliver → settle → ledger row
 
 A kind (generation, edit, variation: kinds.py) differs only in how its proto request is validated
-into an ImageRequest; everything after that is shared. A streamed request is the same run with a
+into an ImageRequest; everything after that is shared. "provider" walks the model's chain of deployments
+(failover.py): a fallback is asked only when the one before provably charged nothing. A streamed request is the same run with a
 sink for its events (streaming.py). Every exit, error or cancellation included, leaves exactly one
 ledger row and gives back whatever was not spent. Once the upstream has delivered (and charged),
 the rest runs to the end even if the caller hangs up: the images are stored, billed and recorded.
@@ -24,9 +25,10 @@ from server.accounting.ledger import LedgerDraft
 from server.accounting.spool import LedgerSpool
 from server.database import Store
 from server.database.records import ApiKey
-from server.errors import ModelGone, PerfError, UpstreamError
+from server.errors import PerfError, UpstreamError
 from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
+from server.pipeline.failover import Failover
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
 from server.pipeline.kinds import Kind, Rules
 from server.pipeline.latency import LatencyEstimates
@@ -64,6 +66,7 @@ class Pipeline:
         self._latency = LatencyEstimates()
         self._catalog = rules.catalog
         self._router = router
+        self._failover = Failover(router)
         self._delivery = delivery
         self._accountant = accountant
         self._store = store
@@ -93,9 +96,9 @@ class Pipeline:
                          started: float) -> pb.GenerateImagesResponse:
         valid = kind.validate(request, self._rules, call.events is not None)
         draft.validated(valid)
-        route = self._router.route(call.caller, valid)  # an unconfigured provider fails before any claim
+        self._router.route(call.caller, valid)  # what no deployment can serve fails before any claim
         if call.idempotency_key is None:
-            return await self._generate(valid, route, call, draft, started)
+            return await self._generate(valid, call, draft, started)
         outcome = await self._idempotency.begin(call.caller, parse_key(call.idempotency_key), fingerprint(valid),
                                                 call.request_id, call.time_remaining,
                                                 self._latency.expected_s(valid.model.id))
@@ -109,7 +112,7 @@ class Pipeline:
                     output_format=replayed.output_format, perf=replayed.perf, response=replayed))
             return replayed
         try:
-            response = await self._generate(valid, route, call, draft, started)
+            response = await self._generate(valid, call, draft, started)
         except BaseException:
             await self._tracked_quietly(self._idempotency.release(outcome), call)
             raise
@@ -117,14 +120,14 @@ class Pipeline:
         await self._tracked_quietly(self._idempotency.complete(outcome, response), call)
         return response
 
-    async def _generate(self, valid: ImageRequest, route: Route, call: Call, draft: LedgerDraft,
+    async def _generate(self, valid: ImageRequest, call: Call, draft: LedgerDraft,
                         started: float) -> pb.GenerateImagesResponse:
         accountant = self._accountant
         hold = await accountant.reserve(call.caller, valid.n, valid.estimate_micros)
         try:
             held = estimate_bytes(valid.n, valid.width, valid.height) + sum(len(i.data) for i in valid.images)
             async with self._budget.hold(held, call.time_remaining):
-                route, result = await self._provider_call(valid, route, call, draft)
+                route, result = await self._provider_call(valid, call, draft)
                 # From here the upstream has delivered and charged: see it through whatever the caller does.
                 finishing = accountant.tasks.spawn(self._finish(valid, route, result, call, draft, hold, started))
                 try:
@@ -160,26 +163,17 @@ class Pipeline:
                 await call.events.put(event)
         return answer
 
-    async def _provider_call(self, valid: ImageRequest, route: Route, call: Call,
+    async def _provider_call(self, valid: ImageRequest, call: Call,
                              draft: LedgerDraft) -> tuple[Route, GenerationResult]:
-        """The provider's result; a deployment its upstream reports gone is retired and its successor asked
-        (a gone model generated and charged nothing, so asking again cannot pay twice)."""
+        """The provider's result, from the first deployment of the chain that delivers (failover.py)."""
         sink = call.events
 
         async def on_partial(partial: PartialImage) -> None:
             if sink is not None:
                 await sink.put(partial_event(valid, partial))
 
-        while True:
-            draft.routed(route)
-            job = self._router.job_for(route, valid, call.time_remaining, on_partial if sink is not None else None)
-            try:
-                return route, await route.provider.generate(job)
-            except ModelGone as gone:
-                if route.deployment is None or route.sandbox or gone.retry_safe is not True:
-                    raise
-                self._router.lifecycles.retire(route.deployment, gone.message)
-                route = self._router.route(call.caller, valid)
+        return await self._failover.generate(call.caller, valid, call.time_remaining,
+                                             on_partial if sink is not None else None, draft.routed)
 
     async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
         """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it.

@@ -1,5 +1,6 @@
 """Chooses who generates a request and in which words: the sandbox for test keys; for live keys the
-deployment that serves the model today (catalog data and lifecycle) and its configured provider."""
+deployments that serve the model today, in order (catalog data and lifecycle: the first, then its
+fallbacks), with their configured providers. failover.py walks that chain."""
 from __future__ import annotations
 
 import time
@@ -11,6 +12,7 @@ from server.catalog.lifecycle import Lifecycles
 from server.catalog.sizes import format_size, parse_size
 from server.database.records import ApiKey
 from server.errors import InvalidRequest, ProviderUnavailable
+from server.pipeline.breakers import Breakers
 from server.pipeline.requests import GENERATION, ImageRequest
 from server.providers.base import GenerationJob, PartialImage, Provider
 from server.providers.plugin import ProviderPlugin
@@ -32,36 +34,50 @@ class Route:
 
 class Router:
     def __init__(self, catalog: Catalog, lifecycles: Lifecycles, sandbox: Provider,
-                 live: dict[str, Provider] | None = None, plugins: Mapping[str, ProviderPlugin] | None = None) -> None:
+                 live: dict[str, Provider] | None = None, plugins: Mapping[str, ProviderPlugin] | None = None,
+                 breakers: Breakers | None = None) -> None:
         self._catalog = catalog
         self.lifecycles = lifecycles
+        self.breakers = breakers or Breakers()
         self._sandbox = sandbox
         self._live = live or {}
         self._plugins = plugins or {}
 
     def route(self, caller: ApiKey, request: ImageRequest) -> Route:
-        """Who serves `request`: test keys the sandbox, live keys the deployment serving the model today.
+        """Who serves `request` first: test keys the sandbox, live keys the first of `chain`."""
+        return self.chain(caller, request)[0]
 
-        Either way the deployment must be able to do what is asked (an edit, a mask, so many images),
-        so test mode refuses exactly what live mode would."""
+    def chain(self, caller: ApiKey, request: ImageRequest) -> list[Route]:
+        """Who may serve `request`, in the order to try them; refuses what no deployment can serve.
+
+        Live keys: the model's live deployments (Lifecycles.live_chain) whose provider is configured,
+        the fallbacks only where they can do what is asked (an edit, a mask, so many images). Test
+        keys: the sandbox, naming the deployment a live key would have used first. The first live
+        deployment decides what is refused, for both modes, so test mode refuses exactly what live
+        mode would and GET /v1/models (which shows the first's capabilities) stays true."""
         model = request.model
-        deployment = self.lifecycles.serving(model)
-        if deployment is not None and request.images:
-            can_edit(request, deployment)
+        live = self.lifecycles.live_chain(model)
+        if live and request.images:
+            can_edit(request, live[0])
+            live = [live[0], *(d for d in live[1:] if _capable(request, d))]
         if caller.is_test:
-            return Route(self._sandbox, deployment, sandbox=True)
-        if deployment is None:
+            return [Route(self._sandbox, live[0] if live else None, sandbox=True)]
+        if not live:
             raise ProviderUnavailable(f"{model.id} has no live upstream deployment left; the operator must add a "
                                       "successor to the catalog", metadata={"model": model.id})
-        provider = self._live.get(deployment.provider)
-        if provider is None:
-            plugin = self._plugins.get(deployment.provider)
-            name, env = (plugin.name, plugin.hint) if plugin else (deployment.provider, "its settings")
+        routes = [Route(self._live[d.provider], d) for d in live if d.provider in self._live]
+        if not routes:
+            first = live[0]
+            plugin = self._plugins.get(first.provider)
+            name, env = (plugin.name, plugin.hint) if plugin else (first.provider, "its settings")
             raise ProviderUnavailable(
                 f"{model.id} is served by {name}, which is not configured on this gateway: set {env}. "
                 "Test keys (pk_test_…) work without it.",
-                metadata={"provider": deployment.provider, "env": env})
-        return Route(provider, deployment)
+                metadata={"provider": first.provider, "env": env})
+        return routes
+
+    def configured(self, deployment: Deployment) -> bool:
+        return deployment.provider in self._live
 
     def job_for(self, route: Route, request: ImageRequest, time_remaining: float | None,
                 on_partial: Callable[[PartialImage], Awaitable[None]] | None = None) -> GenerationJob:
@@ -70,6 +86,14 @@ class Router:
             return replace(_common(request, on_partial), upstream_model=request.model.id, quality=request.quality,
                            style=request.style)
         return live_job(request, route.deployment, time_remaining, on_partial)
+
+
+def _capable(request: ImageRequest, deployment: Deployment) -> bool:
+    try:
+        can_edit(request, deployment)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def can_edit(request: ImageRequest, deployment: Deployment) -> None:
@@ -116,4 +140,4 @@ def live_job(request: ImageRequest, deployment: Deployment, time_remaining: floa
     return replace(_common(request, on_partial if deployment.stream else None),
                    upstream_model=upstream_model, quality=deployment.quality.get(request.quality, ""),
                    style=deployment.style.get(request.style) if request.style else None,
-                   extras=params, upstream_size=upstream_size, deadline=deadline)
+                   extras=params, upstream_size=upstream_size, deadline=deadline, region=deployment.region)

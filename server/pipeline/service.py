@@ -11,7 +11,7 @@ from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.usage import Totals, date_range, summarise
-from server.catalog import Catalog, ModelSpec
+from server.catalog import Catalog, Deployment, ModelSpec
 from server.catalog.capabilities import capabilities
 from server.catalog.lifecycle import Lifecycles
 from server.catalog.pricing import MICROS, PerImage, PerMegapixel
@@ -19,6 +19,7 @@ from server.database import Store
 from server.errors import NotFound
 from server.pipeline.kinds import EDIT_IMAGES, GENERATE, VARY
 from server.pipeline.pipeline import Call, Pipeline
+from server.pipeline.routing import Router
 from server.pipeline.streaming import streamed
 from server.runtime.outages import backend
 from server.runtime.request_context import REQUEST_ID, current_caller
@@ -28,8 +29,9 @@ from server.storage.signing import UrlSigner
 
 class ImageService(pb_grpc.ImageServiceServicer):
     def __init__(self, catalog: Catalog, lifecycles: Lifecycles, pipeline: Pipeline, images: ImageStore,
-                 signer: UrlSigner, store: Store) -> None:
+                 signer: UrlSigner, store: Store, router: Router | None = None) -> None:
         self._lifecycles = lifecycles
+        self._router = router
         self._catalog = catalog
         self._pipeline = pipeline
         self._images = images
@@ -78,13 +80,18 @@ class ImageService(pb_grpc.ImageServiceServicer):
 
     async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(object="list",
-                                     data=[_model(m, self._lifecycles) for m in self._catalog.models.values()])
+                                     data=[_model(m, self._lifecycles, self._routing())
+                                           for m in self._catalog.models.values()])
 
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
         model = self._catalog.get(request.model)
         if model is None:
             raise NotFound(f"The model '{echo(request.model)}' does not exist", param="model")
-        return _model(model, self._lifecycles)
+        return _model(model, self._lifecycles, self._routing())
+
+    def _routing(self) -> Router | None:
+        """The router, for operator keys only: which hosts are configured and failing is the operator's business."""
+        return self._router if current_caller().operator else None
 
     async def StreamImageContent(self, request: pb.GetImageContentRequest,
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ImageContentChunk]:
@@ -146,7 +153,7 @@ def _totals(totals: Totals, costs: bool = False) -> pb.UsageTotals:
     return out
 
 
-def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
+def _model(model: ModelSpec, lifecycles: Lifecycles, router: Router | None = None) -> pb.Model:
     can = capabilities(model, lifecycles.serving(model))
     caps = pb.ModelCapabilities(
         sizes=model.sizes, custom_sizes=model.custom_sizes is not None, max_n=model.max_n, qualities=model.qualities,
@@ -168,6 +175,8 @@ def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
         edit = getattr(model, name)
         if isinstance(edit, PerImage):
             getattr(out, name).CopyFrom(pb.EditPrice(pricing=_prices(edit), input_megapixel_usd=edit.input_mp / MICROS))
+    if router is not None:
+        out.deployments.extend(_deployment_status(d, router) for d in lifecycles.live_chain(model))
     price = model.price
     if isinstance(price, PerImage):
         out.pricing.extend(_prices(price))
@@ -186,6 +195,12 @@ def _model(model: ModelSpec, lifecycles: Lifecycles) -> pb.Model:
 def _prices(price: PerImage) -> list[pb.Price]:
     return [pb.Price(size=size, quality=quality, usd_per_image=micros / MICROS)
             for (size, quality), micros in price.prices.items()]
+
+
+def _deployment_status(deployment: Deployment, router: Router) -> pb.DeploymentStatus:
+    circuit, wait = router.breakers.view(deployment.id)
+    return pb.DeploymentStatus(id=deployment.id, provider=deployment.provider, upstream_model=deployment.upstream_model,
+                               configured=router.configured(deployment), circuit=circuit, retry_after_seconds=wait)
 
 
 def _day(day: dt.date | None) -> str:

@@ -64,6 +64,8 @@ class GenerationJob:
     input_fidelity: str | None = None
     # `size: auto`: the upstream chooses; the image is not conformed to width x height.
     size_auto: bool = False
+    # The deployment's regional endpoint (catalog `region`), for providers that have them; None: the default.
+    region: str | None = None
     # Streamed requests: how many partial images to ask for, and where to send them as they arrive.
     partial_images: int = 0
     on_partial: Callable[[PartialImage], Awaitable[None]] | None = field(default=None, compare=False, hash=False)

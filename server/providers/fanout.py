@@ -8,7 +8,8 @@ the siblings and propagates as itself. A cancelled request cancels every call at
 `gather_images` applies the delivery rule to n image calls:
   some images          → those images (in call order), plus how many moderation withheld
   none, all moderated  → ContentPolicyViolation
-  none, a failure      → that failure (the first one), as its own documented type
+  none, a failure      → that failure (the first one), as its own documented type; safe to retry
+                         elsewhere (retry_safe) only when every call failed that way
 """
 from __future__ import annotations
 
@@ -73,7 +74,12 @@ async def gather_images(n: int, call: Callable[[int], Awaitable[GeneratedImage |
                         upstream, REQUEST_ID.get() or "-", len(images), n, failure.message)
         return images, len(moderated)
     if failures:
-        raise failures[0]
+        first = failures[0]
+        # Safe to ask elsewhere only if no call got through: a moderated one, or one that failed after
+        # it was accepted, has been charged, and so has the request as a whole.
+        if first.retry_safe is True and (len(failures) < n or any(f.retry_safe is not True for f in failures)):
+            first.retry_safe = False
+        raise first
     explicit = [o for o in moderated if isinstance(o, ContentPolicyViolation)]
     raise explicit[0] if explicit else ContentPolicyViolation(
         f"{upstream}'s moderation withheld every image generated for this prompt")

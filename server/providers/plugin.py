@@ -71,6 +71,8 @@ class ProviderPlugin:
     env_hint: str = ""
     default_concurrency: int = 16
     capabilities: Capabilities = field(default_factory=Capabilities)
+    # Regional endpoints a catalog deployment may name as its `region` (BFL: "eu", "us").
+    regions: tuple[str, ...] = ()
 
     def is_configured(self, values: Mapping[str, str]) -> bool:
         if self.configured is not None:

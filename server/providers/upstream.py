@@ -15,6 +15,9 @@
 A stream's deadline covers the whole of it, every event included, and its bytes are capped in total
 as any body is (the caller also caps each event, since only it knows where one ends).
 
+Failures that provably charged nothing carry `retry_safe=True` (connect failures, a 429 not waited
+out, and `refused_submit` for a 503 to the submit): only these let the pipeline ask a fallback.
+
 Everything else (status → error) is the adapter's own mapping, since only it knows its upstream.
 """
 from __future__ import annotations
@@ -96,6 +99,16 @@ def default_retry_delay(reply: Reply) -> float | None:
     """A 429's delay: the upstream's own, else a short default. None would mean 'do not retry'."""
     delay = retry_after(reply.headers)
     return DEFAULT_429_DELAY_S if delay is None else delay
+
+
+def refused_submit(reply: Reply, upstream: str) -> ProviderUnavailable | None:
+    """A 503 to a submit: the upstream says it is not taking work (overloaded, down for maintenance), so
+    nothing was accepted or charged. Other 5xx may come after the work began (a 500 mid-generation, a
+    502/504 from a proxy that lost the answer) and stay UpstreamErrors that are never resubmitted."""
+    if reply.status != 503:
+        return None
+    return ProviderUnavailable(f"{upstream} is not accepting work right now (503); retry later",
+                               retry_after=retry_after(reply.headers), retry_safe=True)
 
 
 class _NotSent(Exception):
@@ -188,8 +201,9 @@ class Upstream:
             if delay is None:
                 return outcome
             if attempt >= RATE_LIMIT_RETRIES or delay >= deadline.remaining():
+                # Refused before any work: nothing charged, so another deployment may be asked.
                 raise ProviderUnavailable(f"{self.name} is rate limiting this gateway; retry later",
-                                          retry_after=max(1.0, delay))
+                                          retry_after=max(1.0, delay), retry_safe=True)
             log.info("upstream=%s 429, retrying in %.2fs", self.name, delay)
             await asyncio.sleep(delay)
             attempt += 1

@@ -25,6 +25,7 @@ from server.database import Store, open_store
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_bootstrap_keys, ensure_first_test_key
 from server.limits import ImageLimiter, InProcessLimiter, make_limiter
+from server.pipeline.breakers import Breakers
 from server.pipeline.budget import ImageByteBudget
 from server.pipeline.delivery import Delivery
 from server.pipeline.idempotency import Idempotency
@@ -84,7 +85,7 @@ class RunningServer:
 
 async def start_server(settings: ServerSettings) -> RunningServer:
     plugins = plugins_from_env(settings.providers.env)
-    catalog = load_catalog(settings.catalog_path, providers=tuple(plugins))
+    catalog = load_catalog(settings.catalog_path, providers=plugins)
     check_lifecycle(catalog, settings.today())  # a model left with no live deployment refuses to start
     keys = derive_keys(load_secret(settings.secret, settings.data_dir))
     store = await open_store(settings.database_url, settings.data_dir)
@@ -114,7 +115,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     # One aiohttp session per configured upstream, created here inside the running loop.
     live = await start_live_providers(settings.providers, plugins)
     lifecycles = Lifecycles(catalog, settings.today)
-    router = Router(catalog, lifecycles, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins)
+    router = Router(catalog, lifecycles, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins,
+                    Breakers(settings.breakers))
 
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -141,8 +143,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     pipeline = Pipeline(rules, router, Delivery(images, storage.urls), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool,
                         ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
-    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store),
-                                               server)
+    pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store,
+                                                            router=router), server)
     add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
                                         frozenset(live.providers)))
     health_servicer = health.aio.HealthServicer()

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from contract.grpc_tls import ServerTls
+from server.pipeline.breakers import BreakerSettings
 from server.providers.settings import ProviderSettings, read_setting
 from server.storage.settings import StorageSettings
 
@@ -96,6 +97,8 @@ class ServerSettings:
     admin_token: str | None = field(default=None, repr=False)
     # Failed admin sign-ins allowed per client address per rolling minute (then 429).
     admin_failures_per_minute: int = 10
+    # When a deployment's circuit opens and for how long (server/pipeline/breakers.py).
+    breakers: BreakerSettings = field(default_factory=BreakerSettings)
 
     def today(self) -> dt.date:
         """The date lifecycle routing uses: UTC today, unless a test fixed it."""
@@ -141,4 +144,5 @@ class ServerSettings:
             admin_token=read_setting(env, "PERF_ADMIN_TOKEN", secret=True),
             admin_failures_per_minute=int(env.get("PERF_ADMIN_MAX_FAILURES_PER_MINUTE",
                                                   str(cls.admin_failures_per_minute))),
+            breakers=BreakerSettings.from_env(env),
         )

@@ -207,6 +207,14 @@ def test_upstream_cost_of_every_deployment_in_use_equals_the_fakes_list_prices(l
                                          **({**extra, "n": 1} if model == "dall-e-3" else extra)}, key=operator)
         assert response.status == 200, (model, response.body)
         billed += round(response.json()["perf"]["cost_usd"] * 1_000_000)
+    # The fallbacks too: each host delivers once the deployments before it refuse without charging.
+    for model, refusing in (("flux-dev", ("bfl",)), ("flux-pro", ("bfl",)), ("flux-pro", ("bfl", "replicate"))):
+        for name in refusing:
+            upstreams[name].knobs.fail_before_charge_next = 2
+        response = live_stack.post(GEN, {"prompt": "reconcile", "model": model, "n": 2, "size": "1440x1440",
+                                         "response_format": "b64_json"}, key=operator)
+        assert response.status == 200, (model, response.body)
+        billed += round(response.json()["perf"]["cost_usd"] * 1_000_000)
     usage = live_stack.get("/v1/usage", key=operator).json()
     totals = usage["totals"]
     assert all(r.charges.micros() > 0 for r in upstreams.running.values())

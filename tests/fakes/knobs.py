@@ -31,14 +31,18 @@ class Knobs:
     # The next N generation responses are 200 with a truncated body. They are charged: the upstream
     # did the work and the body was cut off in transit.
     malformed_body_next: int = 0
+    # The next N generations are charged and answered 200 with no image in them (fal `images: []`,
+    # Replicate `output: null`, Together `data: []`): the success that is not one.
+    empty_output_next: int = 0
     # Image download URLs served by the fake answer 302 to this location (e.g. a private address).
     redirect_image_to: str | None = None
     # Image download URLs stream bytes forever (until the client hangs up).
     endless_image_body: bool = False
     expected_api_key: str = "test-key"
-    # BFL: number of polls answered "Pending" before a task reaches its terminal status.
+    # BFL, fal, Replicate: number of polls answered as still running before a task reaches its terminal
+    # status (Replicate: 0 lets `Prefer: wait` answer the finished prediction at once).
     polls_before_ready: int = 1
-    # BFL: the next N accepted tasks end with status "Error" (charged at submit, like the real API).
+    # BFL, fal, Replicate: the next N accepted tasks fail after acceptance (charged at submit).
     task_error_next: int = 0
     # Lifetime of signed image URLs; None = the provider's real lifetime (OpenAI 60 min, BFL 10 min).
     image_url_ttl_s: float | None = None
@@ -51,7 +55,7 @@ class Knobs:
     # Upstream models the provider has shut down: answered with its documented "model not found"
     # signal, and listed with their shutdown date where the provider lists models.
     retired_models: set[str] = field(default_factory=set)
-    # BFL: origin (scheme://host:port) put in returned polling_urls instead of this fake's own, to
+    # BFL, fal, Replicate: origin (scheme://host:port) put in returned polling URLs instead of this fake's own, to
     # stand in for a spoofed or compromised answer that points our x-key elsewhere.
     polling_url_origin: str | None = None
     # OpenAI streaming (see openai_stream.py). Pause before each SSE event is written.

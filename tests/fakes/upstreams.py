@@ -1,4 +1,4 @@
-"""All five fake upstreams at once, each on its own loopback port in a background thread, plus the
+"""All eight fake upstreams at once, each on its own loopback port in a background thread, plus the
 environment that points a real server at them.
 
 ``with Upstreams() as up:`` starts them; ``up.env()`` holds the keys, base URLs and the
@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from aiohttp import web
 
-from . import bfl, google, ideogram, openai, stability
+from . import bfl, fal, google, ideogram, openai, replicate, stability, together
 from .base import seen
 from .knobs import ChargeLog, Knobs
 from .server import FakeServer
@@ -20,11 +20,14 @@ from .server import FakeServer
 FACTORIES: dict[str, Callable[[Knobs, ChargeLog], web.Application]] = {
     "openai": openai.make_app, "stability": stability.make_app, "bfl": bfl.make_app,
     "ideogram": ideogram.make_app, "google": google.make_app,
+    # Multi-model hosts: the fallbacks of models whose first deployment is BFL's.
+    "fal": fal.make_app, "replicate": replicate.make_app, "together": together.make_app,
 }
 
 
 # Fakes that make one image per call count moderate_output_indexes over every call they have charged.
-PER_CALL = {"stability", "bfl", "ideogram", "google"}  # Ideogram 4.0 and Gemini: one image a call
+# Ideogram 4.0 and Gemini: one image a call; Replicate's FLUX1.1 [pro]: one image a prediction.
+PER_CALL = {"stability", "bfl", "ideogram", "google", "replicate"}
 
 
 @dataclass
@@ -96,6 +99,13 @@ class Upstreams:
             env.update(IDEOGRAM_API_KEY="test-key", IDEOGRAM_BASE_URL=urls["ideogram"])
         if "google" in urls:
             env.update(GEMINI_API_KEY="test-key", GEMINI_BASE_URL=urls["google"])
+        if "fal" in urls:
+            env.update(FAL_KEY="test-key", FAL_QUEUE_URL=urls["fal"], PERF_FAL_POLL_INTERVAL_SECONDS="0.02")
+        if "replicate" in urls:
+            env.update(REPLICATE_API_TOKEN="test-key", REPLICATE_BASE_URL=urls["replicate"],
+                       PERF_REPLICATE_POLL_INTERVAL_SECONDS="0.02")
+        if "together" in urls:
+            env.update(TOGETHER_API_KEY="test-key", TOGETHER_BASE_URL=urls["together"])
         return env
 
     def __enter__(self) -> Upstreams:

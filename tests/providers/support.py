@@ -24,19 +24,21 @@ from server.pipeline.routing import can_edit, live_job
 from server.providers.base import GenerationJob, PartialImage, Provider
 from server.providers.registry import start_live_providers
 from server.providers.settings import ProviderSettings
-from tests.fakes import bfl, google, ideogram, openai, stability
+from tests.fakes import bfl, fal, google, ideogram, openai, replicate, stability, together
 from tests.fakes.testing import Ctx, fake
 
 CATALOG = load_catalog()
 LIFECYCLES = Lifecycles(CATALOG, lambda: dt.date(2026, 12, 1))
 FACTORIES = {"openai": openai.make_app, "stability": stability.make_app, "bfl": bfl.make_app,
-             "ideogram": ideogram.make_app, "google": google.make_app}
+             "ideogram": ideogram.make_app, "google": google.make_app, "fal": fal.make_app,
+             "replicate": replicate.make_app, "together": together.make_app}
 
 
 def settings_for(kind: str, url: str, **env: str) -> ProviderSettings:
     """Settings as the server would read them from an environment pointing `kind` at the fake at `url`."""
     host_port = url.split("://", 1)[1]
     values = {"PERF_INSECURE_HTTP_HOSTS": host_port, "PERF_BFL_POLL_INTERVAL_SECONDS": "0.01",
+              "PERF_FAL_POLL_INTERVAL_SECONDS": "0.01", "PERF_REPLICATE_POLL_INTERVAL_SECONDS": "0.01",
               "PERF_UPSTREAM_DEADLINE_SECONDS": "10"}
     values.update({
         "openai": {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": url + "/v1"},
@@ -44,9 +46,14 @@ def settings_for(kind: str, url: str, **env: str) -> ProviderSettings:
         "bfl": {"BFL_API_KEY": "test-key", "BFL_BASE_URL": url},
         "ideogram": {"IDEOGRAM_API_KEY": "test-key", "IDEOGRAM_BASE_URL": url},
         "google": {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": url},
+        "fal": {"FAL_KEY": "test-key", "FAL_QUEUE_URL": url},
+        "replicate": {"REPLICATE_API_TOKEN": "test-key", "REPLICATE_BASE_URL": url},
+        "together": {"TOGETHER_API_KEY": "test-key", "TOGETHER_BASE_URL": url},
         "vertex": {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1", "VERTEX_ACCESS_TOKEN": "test-key",
                    "VERTEX_BASE_URL": url},
     }[kind])
+    if "PERF_INSECURE_HTTP_HOSTS" in env:  # more trusted hosts (another fake), beside this one
+        env = {**env, "PERF_INSECURE_HTTP_HOSTS": f"{host_port},{env['PERF_INSECURE_HTTP_HOSTS']}"}
     values.update(env)
     return ProviderSettings.from_env(values)
 
@@ -67,10 +74,11 @@ OnPartial = Callable[[PartialImage], Awaitable[None]]
 
 
 def job(model: str, *, time_remaining: float | None = 10.0, on_partial: OnPartial | None = None,
-        **fields: Any) -> GenerationJob:
+        deployment_id: str | None = None, **fields: Any) -> GenerationJob:
+    """The job for `model` as its serving deployment (or the one named, e.g. a fallback) would get it."""
     valid = validate_generation(pb.GenerateImagesRequest(prompt=fields.pop("prompt", "a red fox in snow"),
                                                          model=model, **fields), Rules(CATALOG), on_partial is not None)
-    return _routed(valid, time_remaining, on_partial)
+    return _routed(valid, time_remaining, on_partial, deployment_id)
 
 
 def edit_job(model: str, images: Sequence[bytes], *, mask: bytes | None = None, time_remaining: float | None = 10.0,
@@ -88,8 +96,9 @@ def variation_job(model: str, image: bytes, *, time_remaining: float | None = 10
     return _routed(valid, time_remaining, None)
 
 
-def _routed(valid: ImageRequest, time_remaining: float | None, on_partial: OnPartial | None) -> GenerationJob:
-    deployment = LIFECYCLES.serving(valid.model)
+def _routed(valid: ImageRequest, time_remaining: float | None, on_partial: OnPartial | None,
+            deployment_id: str | None = None) -> GenerationJob:
+    deployment = CATALOG.deployments[deployment_id] if deployment_id else LIFECYCLES.serving(valid.model)
     assert deployment is not None
     if valid.images:
         can_edit(valid, deployment)  # as the router checks before any job is made

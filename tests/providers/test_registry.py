@@ -14,7 +14,7 @@ from tests.fakes.testing import sync
 
 def test_the_built_in_adapters_declare_themselves() -> None:
     plugins = declared()
-    assert set(plugins) == {"openai", "stability", "bfl", "ideogram", "google"}
+    assert set(plugins) == {"openai", "stability", "bfl", "ideogram", "google", "fal", "replicate", "together"}
     assert plugins["openai"].settings[0].env == "OPENAI_API_KEY" and plugins["openai"].settings[0].secret
     assert plugins["google"].hint.startswith("GEMINI_API_KEY")
 

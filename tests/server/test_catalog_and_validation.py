@@ -51,8 +51,8 @@ def test_catalog_has_the_seven_public_models_with_seed_prices() -> None:
     (('first_mp = "0.03", extra_mp = "0.015"', 'first_mp = "0.03"'), "missing extra_mp"),
     (('output_per_megapixel = { auto = 5200, low = 340, medium = 1320, high = 5200 }\ninput_per_megapixel = 1600\n\n[models.flux-2-pro]',
       'input_per_megapixel = 1600\n\n[models.flux-2-pro]'), "exactly one of output_per_megapixel"),
-    (('step = 32, min_side = 256, max_side = 1440 }\ndeployments = ["flux-pro/flux-pro-1.1"]',
-      'step = 30, min_side = 256, max_side = 1440 }\ndeployments = ["flux-pro/flux-pro-1.1"]'), "multiples of step"),
+    (('step = 32, min_side = 256, max_side = 1440 }\ndeployments = ["flux-pro/flux-pro-1.1",',
+      'step = 30, min_side = 256, max_side = 1440 }\ndeployments = ["flux-pro/flux-pro-1.1",'), "multiples of step"),
 ])
 def test_catalog_mistakes_refuse_to_load(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
     text = DEFAULT_PATH.read_text()

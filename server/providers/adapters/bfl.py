@@ -4,10 +4,15 @@ A task is charged when it is accepted, so the submit is never repeated; polls an
 are GETs and are retried freely. The returned `polling_url` receives our `x-key`, so it must pass
 the fetcher's URL rules against BFL's API hosts before we call it (a spoofed one would leak the
 key); the `sample` URL is fetched without credentials. Moderation arrives on the poll: `Request
-Moderated` (input) or `Content Moderated` (output).
+Moderated` (input) or `Content Moderated` (output). A 503 to the submit accepted nothing (a fallback
+may be asked); any other refusal or failure does not say so.
 
 Edits (Kontext, Fill, FLUX.2 references) differ only in the submit body: bfl_edit.py builds it, once
 per request, and every task submits the same bytes.
+
+A deployment may name a region (catalog `region = "eu"` or `"us"`): its tasks go to BFL's regional
+multi-cluster endpoint, `api.eu.bfl.ai` (EU only, GDPR) or `api.us.bfl.ai`, instead of the global
+`api.bfl.ai` (https://docs.bfl.ai/integration_guidelines); polls follow the returned `polling_url`.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
 from server.providers.images import conform
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
-from server.providers.upstream import Deadline, Reply, Upstream, log_call
+from server.providers.upstream import Deadline, Reply, Upstream, log_call, refused_submit
 
 NAME = "Black Forest Labs"
 API_HOSTS = ("api.bfl.ai", "*.bfl.ai", "api.bfl.ml")
@@ -36,13 +41,14 @@ class BFLProvider:
     name = "bfl"
 
     def __init__(self, upstream: Upstream, fetcher: Fetcher, *, api_key: str, base_url: str,
-                 poll_interval_s: float, default_deadline_s: float) -> None:
+                 poll_interval_s: float, default_deadline_s: float, regions: dict[str, str] | None = None) -> None:
         self._upstream = upstream
         self._fetcher = fetcher
         self._base = base_url.rstrip("/")
+        self._regions = {name: url.rstrip("/") for name, url in (regions or {}).items()}
         self._key = {"x-key": api_key}
-        self._api = Allowlist.of(API_HOSTS, base_url)
-        self._delivery = Allowlist.of(DELIVERY_HOSTS, base_url)
+        self._api = Allowlist.of(API_HOSTS, base_url, *self._regions.values())
+        self._delivery = Allowlist.of(DELIVERY_HOSTS, base_url, *self._regions.values())
         self._poll_interval_s = poll_interval_s
         self._default_deadline_s = default_deadline_s
 
@@ -64,7 +70,8 @@ class BFLProvider:
                     costs: list[float]) -> GeneratedImage | None:
         # The slot covers the whole task: BFL's limit counts active tasks, not requests.
         async with self._upstream.slot():
-            reply = await self._upstream.submit(f"{self._base}/v1/{job.upstream_model}", deadline=deadline,
+            base = self._regions.get(job.region or "", self._base)
+            reply = await self._upstream.submit(f"{base}/v1/{job.upstream_model}", deadline=deadline,
                                                 headers={**self._key, "Content-Type": "application/json"},
                                                 body=body)
             accepted = reply.json(NAME) if reply.status == 200 else None
@@ -135,7 +142,7 @@ def submit_error_for(reply: Reply, model: str) -> PerfError:
         # The caller's own image (ours are checked, but only their headers are read): their 400, not our 502.
         return InvalidRequest(f"{NAME} could not use the input image sent as {field}",
                               param="mask" if field == "mask" else "image")
-    return error_for(reply)
+    return refused_submit(reply, NAME) or error_for(reply)
 
 
 def _refused_image_field(reply: Reply) -> str | None:
@@ -162,13 +169,17 @@ def build(kit: BuildKit) -> BFLProvider:
     upstream, fetcher = kit.connect(base_url)
     return BFLProvider(upstream, fetcher, api_key=kit.values["BFL_API_KEY"], base_url=base_url,
                        poll_interval_s=float(kit.values["PERF_BFL_POLL_INTERVAL_SECONDS"]),
-                       default_deadline_s=kit.default_deadline_s)
+                       default_deadline_s=kit.default_deadline_s,
+                       regions={"eu": kit.values["BFL_EU_BASE_URL"], "us": kit.values["BFL_US_BASE_URL"]})
 
 
 PROVIDER = ProviderPlugin(
     id="bfl", name=NAME, build=build, capabilities=Capabilities(edit=True, mask=True),
     settings=(Setting("BFL_API_KEY", secret=True, doc="Black Forest Labs API key"),
               Setting("BFL_BASE_URL", "https://api.bfl.ai"),
+              # Regional endpoints, for deployments with region = "eu" | "us".
+              Setting("BFL_EU_BASE_URL", "https://api.eu.bfl.ai"),
+              Setting("BFL_US_BASE_URL", "https://api.us.bfl.ai"),
               Setting("PERF_BFL_POLL_INTERVAL_SECONDS", "0.5", doc="time between polls")),
     # BFL allows 24 active tasks per key (providers.md 3.1).
-    default_concurrency=24)
+    default_concurrency=24, regions=("eu", "us"))

@@ -246,7 +246,7 @@ class Price(_message.Message):
     def __init__(self, size: _Optional[str] = ..., quality: _Optional[str] = ..., usd_per_image: _Optional[float] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing", "lifecycle", "price_model", "megapixel_price", "token_price", "edit_price", "inpaint_price")
+    __slots__ = ("id", "object", "created", "owned_by", "capabilities", "pricing", "lifecycle", "price_model", "megapixel_price", "token_price", "edit_price", "inpaint_price", "deployments")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
@@ -259,6 +259,7 @@ class Model(_message.Message):
     TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
     EDIT_PRICE_FIELD_NUMBER: _ClassVar[int]
     INPAINT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     created: int
@@ -271,7 +272,8 @@ class Model(_message.Message):
     token_price: TokenPrice
     edit_price: EditPrice
     inpaint_price: EditPrice
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., lifecycle: _Optional[_Union[Lifecycle, _Mapping]] = ..., price_model: _Optional[str] = ..., megapixel_price: _Optional[_Union[MegapixelPrice, _Mapping]] = ..., token_price: _Optional[_Union[TokenPrice, _Mapping]] = ..., edit_price: _Optional[_Union[EditPrice, _Mapping]] = ..., inpaint_price: _Optional[_Union[EditPrice, _Mapping]] = ...) -> None: ...
+    deployments: _containers.RepeatedCompositeFieldContainer[DeploymentStatus]
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., lifecycle: _Optional[_Union[Lifecycle, _Mapping]] = ..., price_model: _Optional[str] = ..., megapixel_price: _Optional[_Union[MegapixelPrice, _Mapping]] = ..., token_price: _Optional[_Union[TokenPrice, _Mapping]] = ..., edit_price: _Optional[_Union[EditPrice, _Mapping]] = ..., inpaint_price: _Optional[_Union[EditPrice, _Mapping]] = ..., deployments: _Optional[_Iterable[_Union[DeploymentStatus, _Mapping]]] = ...) -> None: ...
 
 class EditPrice(_message.Message):
     __slots__ = ("pricing", "input_megapixel_usd")
@@ -280,6 +282,22 @@ class EditPrice(_message.Message):
     pricing: _containers.RepeatedCompositeFieldContainer[Price]
     input_megapixel_usd: float
     def __init__(self, pricing: _Optional[_Iterable[_Union[Price, _Mapping]]] = ..., input_megapixel_usd: _Optional[float] = ...) -> None: ...
+
+class DeploymentStatus(_message.Message):
+    __slots__ = ("id", "provider", "upstream_model", "configured", "circuit", "retry_after_seconds")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    CIRCUIT_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    provider: str
+    upstream_model: str
+    configured: bool
+    circuit: str
+    retry_after_seconds: float
+    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., configured: _Optional[bool] = ..., circuit: _Optional[str] = ..., retry_after_seconds: _Optional[float] = ...) -> None: ...
 
 class Lifecycle(_message.Message):
     __slots__ = ("status", "deprecated_on", "shutdown_on", "served_by")
