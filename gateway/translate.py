@@ -6,8 +6,8 @@ Responses: built by hand so `created`/`latency_ms` stay JSON integers (proto3 JS
 """
 from __future__ import annotations
 
-import secrets
 import math
+import secrets
 from collections.abc import Mapping
 from typing import Any
 

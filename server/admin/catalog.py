@@ -9,6 +9,7 @@ from server.catalog import Catalog, Deployment, ModelSpec
 from server.catalog.lifecycle import Lifecycles
 from server.database import Store
 from server.database.admin_records import ProviderActivity
+from server.pipeline.breakers import Breakers
 
 # The same conversion ImageService uses, so /admin/v1/models and /v1/models describe a model alike.
 from server.pipeline.service import _model as model_message
@@ -18,7 +19,6 @@ from server.runtime.outages import backend
 # A serving deployment shutting down within this many days is a warning on the Models page.
 WARN_DAYS = 90
 PROVIDER_WINDOW_S = 24 * 60 * 60
-BREAKER_STATE = "not built yet"  # circuit breakers arrive with issue 12
 
 
 def catalog_listing(catalog: Catalog, lifecycles: Lifecycles) -> apb.ListCatalogResponse:
@@ -36,6 +36,8 @@ def _entry(model: ModelSpec, catalog: Catalog, lifecycles: Lifecycles, today: dt
                 seen[deployment.id] = _state(deployment, serving, lifecycles, today)
     view = lifecycles.view(model, today)
     days = view.days_to_shutdown(today)
+    # Without the router's deployment list: the same description /v1/models gives a customer key (the
+    # circuits show per provider, below, and in /v1/models for operator keys).
     return apb.CatalogModel(model=model_message(model, lifecycles), deployments=list(seen.values()),
                             warning=_warning(serving, days, today),
                             days_to_shutdown=days if days is not None else -1)
@@ -72,7 +74,7 @@ def _warning(serving: Deployment | None, days: int | None, today: dt.date) -> st
 
 
 async def provider_status(store: Store, catalog: Catalog, plugins: Mapping[str, ProviderPlugin],
-                          configured: set[str], now: float) -> apb.ListProvidersResponse:
+                          configured: set[str], now: float, breakers: Breakers | None = None) -> apb.ListProvidersResponse:
     with backend("database"):
         activity = await store.provider_activity(int(now) - PROVIDER_WINDOW_S)
     models: dict[str, set[str]] = {}
@@ -80,19 +82,33 @@ async def provider_status(store: Store, catalog: Catalog, plugins: Mapping[str, 
         models.setdefault(deployment.provider, set()).add(deployment.model)
     return apb.ListProvidersResponse(window_seconds=PROVIDER_WINDOW_S, data=[
         _provider(plugin, plugin.id in configured, sorted(models.get(plugin.id, ())),
-                  [a for a in activity if a.provider == plugin.id])
+                  [a for a in activity if a.provider == plugin.id],
+                  _circuits(catalog, plugin.id, breakers))
         for plugin in sorted(plugins.values(), key=lambda p: p.id)])
 
 
+def _circuits(catalog: Catalog, provider: str, breakers: Breakers | None) -> str:
+    """The provider's circuits in a phrase: "closed", or which deployments are open or probing."""
+    if breakers is None:
+        return "closed"
+    tripped = []
+    for deployment in catalog.deployments.values():
+        if deployment.provider == provider:
+            state, wait = breakers.view(deployment.id)
+            if state != "closed":
+                tripped.append(f"{deployment.id} {state}" + (f" ({wait:.0f} s)" if wait else ""))
+    return "; ".join(tripped) or "closed"
+
+
 def _provider(plugin: ProviderPlugin, configured: bool, models: list[str],
-              activity: list[ProviderActivity]) -> apb.ProviderStatus:
+              activity: list[ProviderActivity], circuits: str) -> apb.ProviderStatus:
     errors = sorted((a for a in activity if a.error_type), key=lambda a: (-a.requests, a.error_type))
     return apb.ProviderStatus(id=plugin.id, name=plugin.name, configured=configured, env_hint=plugin.hint,
                               models=models, recent_requests=sum(a.requests for a in activity),
                               recent_errors=sum(a.requests for a in errors),
                               recent_errors_by_type=[apb.ErrorCount(type=a.error_type, requests=a.requests)
                                                      for a in errors],
-                              breaker_state=BREAKER_STATE)
+                              breaker_state=circuits)
 
 
 def _day(day: dt.date | None) -> str:

@@ -23,6 +23,7 @@ from server.admin.usage import usage_report
 from server.catalog import Catalog
 from server.catalog.lifecycle import Lifecycles
 from server.database import Store
+from server.pipeline.routing import Router
 from server.providers.plugin import ProviderPlugin
 from server.storage.signing import UrlSigner
 
@@ -39,6 +40,8 @@ class AdminDeps:
     signer: UrlSigner
     plugins: Mapping[str, ProviderPlugin]
     configured: frozenset[str]
+    # Live routing (circuit breakers and which deployments are configured), for the catalog and providers.
+    router: Router | None = None
 
 
 class AdminService(apb_grpc.AdminServiceServicer):
@@ -77,7 +80,8 @@ class AdminService(apb_grpc.AdminServiceServicer):
 
     async def ListProviders(self, request: apb.ListProvidersRequest, context: Context) -> apb.ListProvidersResponse:
         d = self._deps
-        return await provider_status(d.store, d.catalog, d.plugins, set(d.configured), time.time())
+        return await provider_status(d.store, d.catalog, d.plugins, set(d.configured), time.time(),
+                                     d.router.breakers if d.router is not None else None)
 
     async def ListAuditEvents(self, request: apb.ListAuditEventsRequest,
                               context: Context) -> apb.ListAuditEventsResponse:

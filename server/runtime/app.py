@@ -146,7 +146,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store,
                                                             router=router), server)
     add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
-                                        frozenset(live.providers)))
+                                        frozenset(live.providers), router=router))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -40,7 +40,10 @@ class Console:
         self.driver.get("about:blank")
         self.driver.get(f"{self.stack.base_url}/console/#/{page}")
         if self.visible("#sign-in"):
-            self.sign_in()
+            self.sign_in()  # lands on the overview: go to the page asked for (the token stays in the tab)
+            self.wait(lambda: self.visible("#nav"))
+            self.driver.get("about:blank")
+            self.driver.get(f"{self.stack.base_url}/console/#/{page}")
         return self.wait(lambda: self.visible(ready))
 
     def css(self, selector: str) -> Any:

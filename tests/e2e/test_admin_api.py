@@ -280,7 +280,7 @@ def test_usage_and_provider_status_with_a_live_upstream(tmp_path, backends) -> N
             openai = providers["openai"]
             assert (openai["configured"], openai["recent_requests"], openai["recent_errors"]) == (True, 3, 1)
             assert openai["recent_errors_by_type"] == [{"type": "upstream_error", "requests": 1}]
-            assert openai["breaker_state"] == "not built yet" and "dall-e-3" in openai["models"]
+            assert openai["breaker_state"] == "closed" and "dall-e-3" in openai["models"]
             assert providers["stability"]["configured"] is False and providers["stability"]["env_hint"]
         finally:
             stack.stop()

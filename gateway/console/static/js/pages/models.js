@@ -57,7 +57,7 @@ export async function models(target, current) {
       { label: "deployments", cell: e => deployments(e.deployments) },
     ], catalog.data, { id: "models-catalog" }),
     h("h2", {}, "Providers"),
-    h("p", { class: "muted" }, `Live-key requests in the last ${providers.window_seconds / 3600} hours. Circuit breakers are not built yet.`),
+    h("p", { class: "muted" }, `Live-key requests in the last ${providers.window_seconds / 3600} hours. Circuits: "closed", or each deployment whose breaker is open or probing.`),
     table([
       { label: "provider", cell: p => p.name },
       { label: "configured", cell: p => p.configured ? "yes" : `no (set ${p.env_hint})` },
