@@ -95,7 +95,9 @@ def generation_response(response: pb.GenerateImagesResponse) -> list[bytes]:
     """The JSON answer as pieces to write in order: the images' base64 is encoded once, straight from the
     raw bytes gRPC carried, and never copied into a larger string or body (a 1.5 MB image is 2 MB of
     base64: building it as a str, then a dict, then one JSON body would hold it three times over)."""
-    marker = f"perf-image-{secrets.token_hex(8)}-"  # unguessable: no revised_prompt can contain it
+    inline = any(image.data for image in response.data)
+    # Unguessable, so no revised_prompt can contain it (only needed when there are images to splice in).
+    marker = f"perf-image-{secrets.token_hex(8)}-" if inline else ""
     data = []
     for index, image in enumerate(response.data):
         item = {"b64_json": f"{marker}{index}"} if image.data else {"url": image.url}
@@ -110,7 +112,7 @@ def generation_response(response: pb.GenerateImagesResponse) -> list[bytes]:
     if response.HasField("usage"):
         body["usage"] = token_usage_json(response.usage)
     text = orjson.dumps(body)
-    if not any(image.data for image in response.data):
+    if not inline:
         return [text]
     parts: list[bytes] = []
     for index, image in enumerate(response.data):

@@ -102,7 +102,11 @@ class Breaker:
     state: str = CLOSED
     epoch: int = 0  # bumped on every transition, so late outcomes of earlier calls are ignored
     consecutive: int = 0
-    calls: deque[tuple[float, bool]] = field(default_factory=deque)
+    # The window's outcomes in one-second buckets [second, calls, failures], with running totals, so
+    # neither memory nor the work per call grows with the request rate.
+    buckets: deque[list[int]] = field(default_factory=deque)
+    total: int = 0
+    failed: int = 0
     open_until: float = 0.0
     probing: bool = False
 
@@ -132,14 +136,21 @@ class Breaker:
             return
         now = self.clock()
         self.consecutive = 0 if ok else self.consecutive + 1
-        self.calls.append((now, ok))
-        while self.calls and self.calls[0][0] <= now - self.settings.window_s:
-            self.calls.popleft()
-        failed = sum(1 for _, good in self.calls if not good)
+        second = int(now)
+        if not self.buckets or self.buckets[-1][0] != second:
+            self.buckets.append([second, 0, 0])
+        self.buckets[-1][1] += 1
+        self.buckets[-1][2] += not ok
+        self.total += 1
+        self.failed += not ok
+        while self.buckets and self.buckets[0][0] <= now - self.settings.window_s:
+            _, calls, failures = self.buckets.popleft()
+            self.total -= calls
+            self.failed -= failures
         if self.consecutive >= self.settings.failures:
             self._open(f"{self.consecutive} failures in a row")
-        elif len(self.calls) >= self.settings.min_calls and failed / len(self.calls) >= self.settings.error_rate:
-            self._open(f"{failed} of the last {len(self.calls)} calls failed")
+        elif self.total >= self.settings.min_calls and self.failed / self.total >= self.settings.error_rate:
+            self._open(f"{self.failed} of the last {self.total} calls failed")
 
     def probe_abandoned(self, epoch: int) -> None:
         if epoch == self.epoch:
@@ -161,7 +172,8 @@ class Breaker:
     def _move(self, state: str, why: str) -> None:
         self.state, self.epoch = state, self.epoch + 1
         self.consecutive, self.probing = 0, False
-        self.calls.clear()
+        self.buckets.clear()
+        self.total = self.failed = 0
         log.log(logging.WARNING if state == OPEN else logging.INFO, "circuit breaker %s deployment=%s: %s",
                 state, self.name, why)
 
