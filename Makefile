@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) -m bench.accounting
 	$(PY) -m bench.limiter
 	$(PY) -m bench.edits
+	$(PY) -m bench.scale
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free

@@ -31,6 +31,9 @@ class GatewaySettings:
     # Above the usual load balancer idle timeouts (60 s), so the balancer, not us, closes first.
     keepalive_timeout_s: float = 75.0
     access_log: bool = False
+    # Several gateways on one port (scripts/run_local.py --gateways M): SO_REUSEPORT, the kernel
+    # spreading connections. Off by default, so a second gateway started by mistake fails to bind.
+    reuse_port: bool = False
     # TLS toward the gRPC server (contract/grpc_tls.py); plaintext unless a CA or client cert is set.
     tls: ClientTls = field(default_factory=ClientTls)
     # Where our image URLs point (as the server's PERF_PUBLIC_URL): the console's CSP admits images from it.
@@ -53,6 +56,7 @@ class GatewaySettings:
             body_read_timeout_s=float(env.get("PERF_BODY_READ_TIMEOUT_SECONDS", str(cls.body_read_timeout_s))),
             keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
+            reuse_port=env.get("PERF_HTTP_REUSE_PORT", "0") in ("1", "true", "yes"),
             tls=ClientTls.from_env(env),
             public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
         )

@@ -1,10 +1,23 @@
-"""`make run`: start the gRPC server, wait until it is SERVING, then the gateway; stop both together.
+"""`make run`: start the gRPC server, wait until it is SERVING, then the gateway; stop them together.
 
-For one machine on the embedded defaults. In containers each process runs on its own
+`python -m scripts.run_local --servers N --gateways M` runs N server processes and M gateways on this
+host, for machines with more cores than one Python process can use (each process uses one):
+
+- server i listens on PERF_GRPC_PORT + i (and PERF_METRICS_PORT + i when metrics are on);
+- every gateway reaches all of them through one channel, `ipv4:127.0.0.1:<p0>,127.0.0.1:<p1>,…`,
+  balanced round robin per call (the gateway's channel already asks for round_robin);
+- the gateways share PERF_HTTP_PORT with SO_REUSEPORT (PERF_HTTP_REUSE_PORT=1): the kernel spreads
+  new connections over them.
+
+Several servers share limits, spend and the ledger only through PostgreSQL and Redis, so N > 1 needs
+PERF_DATABASE_URL and PERF_REDIS_URL (the embedded SQLite store and in-process limiter are one
+process's). One gateway per two servers is about right: a request costs the gateway about a third of
+what it costs the server (README: Scaling on one host). In containers each process runs on its own
 (`python -m server`, `python -m gateway`).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -28,30 +41,69 @@ def wait_until_serving(target: str, process: subprocess.Popen[bytes], timeout_s:
     return False
 
 
-def main() -> int:
-    env = dict(os.environ)
-    grpc_target = f"127.0.0.1:{env.get('PERF_GRPC_PORT', '50051')}"
-    server = subprocess.Popen([sys.executable, "-m", "server"], env=env)
-    if not wait_until_serving(grpc_target, server):
-        server.terminate()
-        print("the gRPC server did not become ready", file=sys.stderr)
-        return 1
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway"], env=env)
-    port = env.get("PERF_HTTP_PORT", "8080")
-    print(f"Gateway on http://127.0.0.1:{port}  (gRPC on {grpc_target}); Ctrl-C stops both.", flush=True)
+def server_envs(env: dict[str, str], count: int) -> list[dict[str, str]]:
+    base = int(env.get("PERF_GRPC_PORT", "50051"))
+    envs = []
+    for index in range(count):
+        one = {**env, "PERF_GRPC_PORT": str(base + index)}
+        if env.get("PERF_METRICS_PORT"):
+            one["PERF_METRICS_PORT"] = str(int(env["PERF_METRICS_PORT"]) + index)
+        envs.append(one)
+    return envs
 
-    def forward(signum: int, _frame: object) -> None:
-        for process in (gateway, server):
+
+def gateway_env(env: dict[str, str], servers: list[dict[str, str]], gateways: int) -> dict[str, str]:
+    ports = [s["PERF_GRPC_PORT"] for s in servers]
+    target = f"127.0.0.1:{ports[0]}" if len(ports) == 1 else "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    out = {**env, "PERF_GRPC_TARGET": env.get("PERF_GRPC_TARGET", target)}
+    if gateways > 1:
+        out["PERF_HTTP_REUSE_PORT"] = "1"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.run_local")
+    parser.add_argument("--servers", type=int, default=1, help="gRPC server processes (default 1)")
+    parser.add_argument("--gateways", type=int, default=1, help="HTTP gateway processes (default 1)")
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    if args.servers > 1 and not (env.get("PERF_DATABASE_URL") and env.get("PERF_REDIS_URL")):
+        print("several servers share limits, spend and the ledger only through PostgreSQL and Redis: "
+              "set PERF_DATABASE_URL and PERF_REDIS_URL", file=sys.stderr)
+        return 2
+    servers: list[subprocess.Popen[bytes]] = []
+    gateways: list[subprocess.Popen[bytes]] = []
+
+    def stop(signum: int = signal.SIGTERM, _frame: object = None) -> None:
+        for process in (*gateways, *servers):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    # Either process ending ends the pair: half a service is worse than none.
-    while gateway.poll() is None and server.poll() is None:
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    envs = server_envs(env, args.servers)
+    for index, one in enumerate(envs):
+        servers.append(subprocess.Popen([sys.executable, "-m", "server"], env=one))
+        # The first alone, so that only it creates the first key and runs the migrations.
+        if index == 0 and not wait_until_serving(f"127.0.0.1:{one['PERF_GRPC_PORT']}", servers[0]):
+            stop()
+            print("the gRPC server did not become ready", file=sys.stderr)
+            return 1
+    for one, process in zip(envs[1:], servers[1:]):
+        if not wait_until_serving(f"127.0.0.1:{one['PERF_GRPC_PORT']}", process):
+            stop()
+            print("a gRPC server did not become ready", file=sys.stderr)
+            return 1
+    shared = gateway_env(env, envs, args.gateways)
+    gateways.extend(subprocess.Popen([sys.executable, "-m", "gateway"], env=shared) for _ in range(args.gateways))
+    port = env.get("PERF_HTTP_PORT", "8080")
+    print(f"Gateway{'s' if args.gateways > 1 else ''} on http://127.0.0.1:{port}  (gRPC: {shared['PERF_GRPC_TARGET']}); "
+          "Ctrl-C stops all.", flush=True)
+    # Any process ending ends them all: part of a service is worse than none.
+    while all(p.poll() is None for p in (*gateways, *servers)):
         time.sleep(0.5)
-    forward(signal.SIGTERM, None)
-    return max(gateway.wait(), server.wait())
+    stop()
+    return max(p.wait() for p in (*gateways, *servers))
 
 
 if __name__ == "__main__":
