@@ -61,7 +61,7 @@ bench: $(STAMP) $(LITELLM_STAMP)
 	$(PY) -m bench.edits
 	$(PY) -m bench.compare $(COMPARE_ARGS)
 
-# Only the side-by-side with LiteLLM (~12 min; COMPARE_ARGS=--quick for a ~2-minute smoke). wrk makes a
+# Only the side-by-side with LiteLLM (~15 min; COMPARE_ARGS=--quick for a ~2-minute smoke). wrk makes a
 # cheaper client than Python (apt-get install wrk); without it the harness says so and uses aiohttp.
 bench-compare: $(STAMP) $(LITELLM_STAMP)
 	command -v wrk >/dev/null || echo "wrk not found: the Python client will compete for the 2 cores (apt-get install wrk)"

@@ -27,7 +27,7 @@ def options_from(argv: list[str] | None) -> tuple[Options, Path, bool]:
     parser.add_argument("--quick", action="store_true",
                         help="a ~2-minute smoke: the large image's closed loop and the small image's hold only, "
                              "1 rep, 1 s cells, 100 held")
-    parser.add_argument("--duration", type=float, help="seconds per closed-loop cell (default 5; quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds per closed-loop cell (default 4; quick 1)")
     parser.add_argument("--reps", type=int, help="interleaved repetitions (default 2; quick 1)")
     parser.add_argument("--hold", type=int, help="connections held at once (default 1000; quick 100)")
     parser.add_argument("--settle", type=float, help="seconds before the after-burst RSS (default 30; quick 2)")
@@ -35,10 +35,10 @@ def options_from(argv: list[str] | None) -> tuple[Options, Path, bool]:
     args = parser.parse_args(argv)
     quick = args.quick
     every = tuple((kind, image) for kind in ("closed", "hold") for image in DETAIL)
-    options = Options(duration=args.duration or (1.0 if quick else 5.0), reps=args.reps or (1 if quick else 2),
+    options = Options(duration=args.duration or (1.0 if quick else 4.0), reps=args.reps or (1 if quick else 2),
                       concurrencies=(1, 16) if quick else (1, 16, 64), hold=args.hold or (100 if quick else 1000),
                       settle=args.settle if args.settle is not None else (2.0 if quick else 30.0),
-                      warm=8 if quick else 32,
+                      warm=8 if quick else 16,
                       # Quick: one setting of each kind (each costs a LiteLLM start, ~10 s of CPU), so the
                       # large body's checks and the hold still both run.
                       settings=(("closed", "large"), ("hold", "small")) if quick else every)
