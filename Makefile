@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' | sort)
 export PYTHONPATH := generated:.
 
-.PHONY: install run test fuzz lint proto check-proto bench key compose-secrets clean
+.PHONY: install run test fuzz lint proto check-proto bench bench-compare key compose-secrets clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,13 +44,29 @@ check-proto: proto
 	git diff --exit-code -- generated
 	test -z "$$(git status --porcelain -- generated)"
 
-bench: $(STAMP)
+# LiteLLM's proxy for bench/compare, in a venv of its own from a fully pinned file: its dependencies never
+# touch .venv (~770 MB, ~2 min to build once). CI does not build it: it runs no benchmark.
+LITELLM_VENV := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.installed
+$(LITELLM_STAMP): bench/requirements-litellm.txt
+	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install -q --disable-pip-version-check -r bench/requirements-litellm.txt
+	touch $(LITELLM_STAMP)
+
+bench: $(STAMP) $(LITELLM_STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.live
 	$(PY) -m bench.accounting
 	$(PY) -m bench.limiter
 	$(PY) -m bench.edits
 	$(PY) -m bench.scale
+	$(PY) -m bench.compare $(COMPARE_ARGS)
+
+# Only the side-by-side with LiteLLM (~15 min; COMPARE_ARGS=--quick for a ~2-minute smoke). wrk makes a
+# cheaper client than Python (apt-get install wrk); without it the harness says so and uses aiohttp.
+bench-compare: $(STAMP) $(LITELLM_STAMP)
+	command -v wrk >/dev/null || echo "wrk not found: the Python client will compete for the 2 cores (apt-get install wrk)"
+	$(PY) -m bench.compare $(COMPARE_ARGS)
 
 key: $(STAMP)
 	$(PY) -m server.keys create --mode test --tier free
@@ -60,4 +76,4 @@ compose-secrets:
 	PYTHONPATH=. $(PYTHON) -m scripts.compose_secrets --dir secrets
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(LITELLM_VENV) var

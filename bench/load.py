@@ -71,10 +71,11 @@ async def run_load(url: str, body_for: Callable[[int], bytes], headers: dict[str
 
 
 async def run_burst(url: str, body: bytes, headers: dict[str, str], count: int,
-                    timeout_s: float = 120.0) -> LoadResult:
+                    timeout_s: float = 120.0, accept: Callable[[int, bytes], bool] | None = None) -> LoadResult:
     """Open loop: `count` requests sent at once, each on its own connection; latency per request.
 
-    `errors` counts non-200 answers and transport failures alike; `seconds` is the whole burst.
+    `errors` counts non-200 answers (or, given `accept(status, body)`, answers it rejects) and transport
+    failures alike; `seconds` is the whole burst.
     """
     latencies: list[float] = []
     errors = 0
@@ -87,8 +88,8 @@ async def run_burst(url: str, body: bytes, headers: dict[str, str], count: int,
             sent = time.perf_counter()
             try:
                 async with session.post(url, data=body) as response:
-                    await response.read()
-                    ok = response.status == 200
+                    payload = await response.read()
+                    ok = accept(response.status, payload) if accept else response.status == 200
             except (TimeoutError, aiohttp.ClientError):
                 ok = False
             if ok:
