@@ -12,7 +12,7 @@ from server.database.admin_records import ProviderActivity
 from server.pipeline.breakers import Breakers
 
 # The same conversion ImageService uses, so /admin/v1/models and /v1/models describe a model alike.
-from server.pipeline.service import _model as model_message
+from server.pipeline.model_views import model_message
 from server.providers.plugin import ProviderPlugin
 from server.runtime.outages import backend
 
