@@ -12,7 +12,7 @@ import signal
 
 from aiohttp import web
 
-from contract import allocator
+from contract import allocator, event_loop
 from gateway.app import build_app
 from gateway.config import GatewaySettings
 from gateway.protocol import GatewayRunner
@@ -46,7 +46,7 @@ def main() -> None:
     allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = GatewaySettings.from_env()
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(settings))
+    event_loop.run(serve(settings))
 
 
 if __name__ == "__main__":
