@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from contract import allocator
+from contract.logs import configure_logging
 from server.runtime.app import serve
 from server.runtime.config import ServerSettings
 
@@ -12,7 +12,7 @@ from server.runtime.config import ServerSettings
 def main() -> None:
     allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = ServerSettings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
     asyncio.run(serve(settings))
 
 
