@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from contract.tracing import Tracing
 from gateway.context import REQUEST_ID, SETTINGS, TRACING
 from gateway.errors import ERROR_TYPE
 from gateway.metrics import GatewayMetrics, route_of
@@ -22,9 +23,12 @@ from gateway.metrics import GatewayMetrics, route_of
 access = logging.getLogger("perf.gateway.access")
 
 METRICS = web.AppKey("metrics", GatewayMetrics)
+# Probes and scrapes: counted, never traced (a span every few seconds per pod says nothing).
+UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 # What a handler cancelled by the client's hang-up is counted as (nginx's "client closed request").
 CLIENT_CLOSED = 499
 
+OFF = Tracing.off()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -33,6 +37,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     app = request.app
     metrics, tracing = app[METRICS], app[TRACING]
     route = route_of(request)
+    if route in UNTRACED:
+        tracing = OFF
     started = time.perf_counter()
     status, error_type = CLIENT_CLOSED, "cancelled"
     metrics.in_flight.inc()

@@ -54,12 +54,15 @@ class Receiver:
         return web.Response(body=trace_service_pb2.ExportTraceServiceResponse().SerializeToString(),
                             content_type="application/x-protobuf")
 
-    def wait_for(self, trace_id: str, services: set[str], timeout_s: float = 15.0) -> list[ReceivedSpan]:
-        """The spans of `trace_id` once every service in `services` has sent at least one."""
+    def wait_for(self, trace_id: str, kinds: set[tuple[str, str]], timeout_s: float = 15.0) -> list[ReceivedSpan]:
+        """The spans of `trace_id` once a span of each (service, kind) in `kinds` has arrived.
+
+        Wait for the spans that end last (a process's server span ends after its client spans, and
+        one processor exports in the order spans end), so that the ones before them are in too."""
         deadline = time.monotonic() + timeout_s
         while True:
             with self._lock:
                 spans = [s for s in self.spans if s.trace_id == trace_id]
-            if services <= {s.service for s in spans} or time.monotonic() > deadline:
+            if kinds <= {(s.service, s.kind) for s in spans} or time.monotonic() > deadline:
                 return spans
             time.sleep(0.05)
