@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.fakes.upstreams import Upstreams
 from tests.stack import Stack, free_port, http
 
 PROMETHEUS = shutil.which("prometheus")
@@ -82,16 +83,18 @@ class Prometheus:
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Prometheus]]:
     metrics_port = free_port()
-    stack = Stack(tmp_path_factory.mktemp("scraped"), env_overrides={"PERF_METRICS_PORT": str(metrics_port)})
-    stack.start()
-    prometheus = Prometheus(tmp_path_factory.mktemp("prometheus"),
-                            {"gateway": f"127.0.0.1:{stack.http_port}", "server": f"127.0.0.1:{metrics_port}"})
-    try:
-        prometheus.wait_ready()
-        yield stack, prometheus
-    finally:
-        prometheus.stop()
-        stack.stop()
+    with Upstreams(("openai",)) as upstreams:
+        stack = Stack(tmp_path_factory.mktemp("scraped"),
+                      env_overrides={**upstreams.env(), "PERF_METRICS_PORT": str(metrics_port)})
+        stack.start()
+        prometheus = Prometheus(tmp_path_factory.mktemp("prometheus"),
+                                {"gateway": f"127.0.0.1:{stack.http_port}", "server": f"127.0.0.1:{metrics_port}"})
+        try:
+            prometheus.wait_ready()
+            yield stack, prometheus
+        finally:
+            prometheus.stop()
+            stack.stop()
 
 
 def test_prometheus_counts_what_the_gateway_and_server_did(scraped: tuple[Stack, Prometheus]) -> None:
@@ -105,10 +108,13 @@ def test_prometheus_counts_what_the_gateway_and_server_did(scraped: tuple[Stack,
     assert stack.post(GEN, {"prompt": "a cat", "model": "dall-e-2", "size": "256x256"}, limited).status == 200
     assert stack.post(GEN, {"prompt": "a cat", "model": "dall-e-2", "size": "256x256"}, limited).status == 429
     assert stack.get("/no/such/route").status == 404
+    # One live request, to the fake OpenAI: billed at dall-e-2's 512x512 price, and its upstream's cost.
+    live = stack.post(GEN, {"prompt": "a cat", "model": "dall-e-2", "size": "512x512"}, stack.create_key("live"))
+    assert live.status == 200, live.body
 
     expected = {
         'sum(up{job=~"gateway|server"})': 2,
-        f'sum(perf_gateway_requests_total{{route="{GEN}",status="200"}})': 4,
+        f'sum(perf_gateway_requests_total{{route="{GEN}",status="200"}})': 5,
         f'sum(perf_gateway_requests_total{{route="{GEN}",error_type="not_found"}})': 1,
         f'sum(perf_gateway_requests_total{{route="{GEN}",status="429",error_type="rate_limit_exceeded"}})': 1,
         'sum(perf_gateway_requests_total{route="unmatched",status="404"})': 1,
@@ -118,12 +124,15 @@ def test_prometheus_counts_what_the_gateway_and_server_did(scraped: tuple[Stack,
         'sum(perf_generations_total{outcome="rate_limit_exceeded"})': 1,
         'sum(perf_images_delivered_total{model="dall-e-2",mode="test"})': 5,
         'sum(perf_limiter_refusals_total{limit="minute"})': 1,
-        'sum(perf_generation_own_seconds_count{kind="generation"})': 6,
+        'sum(perf_generation_own_seconds_count{kind="generation"})': 7,
         'sum(perf_upstream_call_seconds_count{provider="sandbox",outcome="ok"})': 4,
-        'sum(perf_stored_images_total)': 5,
-        'sum(perf_server_rpcs_total{method="GenerateImages"})': 6,
-        # Test keys are never billed.
-        'sum(perf_billed_usd_total) or vector(0)': 0,
+        'sum(perf_stored_images_total)': 6,
+        'sum(perf_server_rpcs_total{method="GenerateImages"})': 7,
+        'sum(perf_generations_total{model="dall-e-2",provider="openai",upstream_model="gpt-image-2",mode="live"})': 1,
+        'sum(perf_upstream_call_seconds_count{provider="openai",deployment="dall-e-2/gpt-image-2",outcome="ok"})': 1,
+        # Only the live request is billed; test keys never are.
+        'sum(perf_billed_usd_total{model="dall-e-2",provider="openai"})': 0.018,
+        'count(perf_upstream_cost_usd_total{provider="openai",upstream_model="gpt-image-2"} > 0)': 1,
         'perf_generations_in_flight': 0,
     }
     seen = {promql: prometheus.eventually(promql, value) for promql, value in expected.items()}
