@@ -13,6 +13,7 @@ import signal
 from aiohttp import web
 
 from contract import allocator, event_loop
+from contract.logs import configure_logging
 from gateway.app import build_app
 from gateway.config import GatewaySettings
 from gateway.protocol import GatewayRunner
@@ -22,9 +23,9 @@ log = logging.getLogger("perf.gateway")
 
 async def serve(settings: GatewaySettings) -> None:
     # handler_cancellation: a client that hangs up cancels its handler, and with it the gRPC call.
+    # Access lines come from our own middleware (gateway/observe.py, PERF_ACCESS_LOG), not aiohttp's.
     runner = GatewayRunner(build_app(settings), handler_cancellation=True, shutdown_timeout=settings.shutdown_timeout_s,
-                           keepalive_timeout=settings.keepalive_timeout_s,
-                           access_log=logging.getLogger("aiohttp.access") if settings.access_log else None)
+                           keepalive_timeout=settings.keepalive_timeout_s, access_log=None)
     await runner.setup()
     trimmer = asyncio.create_task(allocator.trim_forever())
     try:
@@ -45,7 +46,7 @@ async def serve(settings: GatewaySettings) -> None:
 def main() -> None:
     allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = GatewaySettings.from_env()
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, "INFO")
     event_loop.run(serve(settings))
 
 

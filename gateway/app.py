@@ -5,6 +5,7 @@ kind leave as the public JSON error (gateway/errors.py) with the request id.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,13 +18,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from contract.errors import echo
 from contract.request_ids import new_request_id
+from contract.tracing import start_tracing
 from gateway.admin import admin_stub_context, build_handlers
 from gateway.config import GatewaySettings
 from gateway.console import console_routes
-from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, SlowBody, json_response, rpc_metadata
+from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, TRACING, SlowBody, json_response, rpc_metadata
 from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
 from gateway.forms import UploadTooLarge
 from gateway.images import create_images, create_variation, edit_images, get_image
+from gateway.metrics import GatewayMetrics, metrics_handler, start_own_exporter
+from gateway.observe import METRICS, observe
 from gateway.translate import (
     BadRequest,
     model_json,
@@ -147,9 +151,26 @@ async def _channel_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+@contextlib.asynccontextmanager
+async def _observability_context(app: web.Application) -> AsyncIterator[None]:
+    """This process's own metrics port (when set), and the tracer's last export at shutdown."""
+    settings = app[SETTINGS]
+    own = (await start_own_exporter(app[METRICS], settings.http_host, settings.metrics_port)
+           if settings.metrics_port is not None else None)
+    try:
+        yield
+    finally:
+        if own is not None:
+            await own.cleanup()
+        await asyncio.to_thread(app[TRACING].shutdown)  # exports the spans still queued
+
+
 def build_app(settings: GatewaySettings) -> web.Application:
-    app = web.Application(middlewares=[request_id_and_errors], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[observe, request_id_and_errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[METRICS] = GatewayMetrics()
+    app[TRACING] = start_tracing(settings.tracing, "perf-gateway")
+    app.cleanup_ctx.append(_observability_context)
     app.cleanup_ctx.append(_channel_context)
     app.router.add_post("/v1/images/generations", create_images)
     app.router.add_post("/v1/images/edits", edit_images)
@@ -160,6 +181,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_get("/v1/images/{image_id}/{expires}/{filename}", get_image)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler(app[METRICS]))
     # The admin API (on the same channel) and the operator console's static files.
     app.cleanup_ctx.append(admin_stub_context)
     app.router.add_routes(build_handlers())

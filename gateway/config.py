@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from contract.grpc_tls import ClientTls
+from contract.logs import log_format
+from contract.tracing import TracingSettings
 
 MIB = 1024 * 1024
 
@@ -38,6 +40,13 @@ class GatewaySettings:
     tls: ClientTls = field(default_factory=ClientTls)
     # Where our image URLs point (as the server's PERF_PUBLIC_URL): the console's CSP admits images from it.
     public_url: str = "http://127.0.0.1:8080"
+    # "text" or "json" (contract/logs.py).
+    log_format: str = "text"
+    # This process's own GET /metrics on a port of its own (for gateways sharing a port); None: only
+    # GET /metrics on the HTTP port.
+    metrics_port: int | None = None
+    # OpenTelemetry spans over OTLP/HTTP (contract/tracing.py); off without an endpoint.
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -59,4 +68,7 @@ class GatewaySettings:
             reuse_port=env.get("PERF_HTTP_REUSE_PORT", "0") in ("1", "true", "yes"),
             tls=ClientTls.from_env(env),
             public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
+            log_format=log_format(env.get("PERF_LOG_FORMAT")),
+            metrics_port=int(env["PERF_GATEWAY_METRICS_PORT"]) if env.get("PERF_GATEWAY_METRICS_PORT") else None,
+            tracing=TracingSettings.from_env(env),
         )

@@ -6,12 +6,14 @@ import asyncio
 import grpc
 from aiohttp import web
 
+from contract.tracing import Tracing
 from gateway.config import GatewaySettings
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
 CHANNEL = web.AppKey("channel", grpc.aio.Channel)
 STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
+TRACING = web.AppKey("tracing", Tracing)
 REQUEST_ID = "request_id"
 # Longer Authorization or Idempotency-Key values cannot be valid (a key is 55 characters with
 # "Bearer ", an Idempotency-Key at most 257 with quotes); they are not forwarded, so what reaches
@@ -38,6 +40,8 @@ async def read_body(request: web.Request) -> bytes:
 
 def rpc_metadata(request: web.Request, *, authorized: bool = True) -> tuple[tuple[str, str], ...]:
     metadata = [("x-request-id", request[REQUEST_ID])]
+    # The request's span as the server span's parent (W3C traceparent); nothing when tracing is off.
+    metadata.extend(request.app[TRACING].headers())
     authorization = request.headers.get("Authorization")
     # gRPC refuses non-ASCII metadata values; such a header (or an overlong one) is simply not a
     # key, so the server's usual 401 answers it (gRPC metadata keys must also be lower case).

@@ -22,6 +22,10 @@ _TRANSPORT: dict[grpc.StatusCode, tuple[str, str]] = {
 }
 
 
+# The public error type an error response carries, for the metrics and access line (gateway/observe.py).
+ERROR_TYPE = web.ResponseKey("error_type", str)
+
+
 @dataclass(frozen=True)
 class PublicError:
     status: int
@@ -63,8 +67,10 @@ def error_response(error: PublicError, request_id: str | None = None) -> web.Res
     headers = error.response_headers()
     if request_id is not None:
         headers["x-request-id"] = request_id
-    return web.Response(body=orjson.dumps(error.body()), status=error.status, headers=headers,
-                        content_type="application/json")
+    response = web.Response(body=orjson.dumps(error.body()), status=error.status, headers=headers,
+                            content_type="application/json")
+    response[ERROR_TYPE] = error.type
+    return response
 
 
 def public_error(type_: str, message: str, *, param: str | None = None, status: int | None = None,

@@ -7,7 +7,8 @@ host, for machines with more cores than one Python process can use (each process
 - every gateway reaches all of them through one channel, `ipv4:127.0.0.1:<p0>,127.0.0.1:<p1>,…`,
   balanced round robin per call (the gateway's channel already asks for round_robin);
 - the gateways share PERF_HTTP_PORT with SO_REUSEPORT (PERF_HTTP_REUSE_PORT=1): the kernel spreads
-  new connections over them.
+  new connections over them; gateway i serves its own metrics on PERF_GATEWAY_METRICS_PORT + i when
+  that is set (GET /metrics on the shared port reaches whichever process took the connection).
 
 Several servers share limits, spend and the ledger only through PostgreSQL and Redis, so N > 1 needs
 PERF_DATABASE_URL and PERF_REDIS_URL (the embedded SQLite store and in-process limiter are one
@@ -61,6 +62,14 @@ def gateway_env(env: dict[str, str], servers: list[dict[str, str]], gateways: in
     return out
 
 
+def gateway_envs(shared: dict[str, str], count: int) -> list[dict[str, str]]:
+    """Each gateway's environment: the shared one, with a metrics port of its own when metrics ports are set."""
+    if not shared.get("PERF_GATEWAY_METRICS_PORT"):
+        return [shared] * count
+    base = int(shared["PERF_GATEWAY_METRICS_PORT"])
+    return [{**shared, "PERF_GATEWAY_METRICS_PORT": str(base + index)} for index in range(count)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.run_local")
     parser.add_argument("--servers", type=int, default=1, help="gRPC server processes (default 1)")
@@ -95,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             print("a gRPC server did not become ready", file=sys.stderr)
             return 1
     shared = gateway_env(env, envs, args.gateways)
-    gateways.extend(subprocess.Popen([sys.executable, "-m", "gateway"], env=shared) for _ in range(args.gateways))
+    gateways.extend(subprocess.Popen([sys.executable, "-m", "gateway"], env=one)
+                    for one in gateway_envs(shared, args.gateways))
     port = env.get("PERF_HTTP_PORT", "8080")
     print(f"Gateway{'s' if args.gateways > 1 else ''} on http://127.0.0.1:{port}  (gRPC: {shared['PERF_GRPC_TARGET']}); "
           "Ctrl-C stops all.", flush=True)

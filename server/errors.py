@@ -30,6 +30,7 @@ text is quoted through contract.errors.echo (cut short) and every message is cap
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -95,6 +96,10 @@ class NotFound(PerfError):
 
 class RateLimitExceeded(PerfError):
     type = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str = "unknown", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.limit = limit  # the window name or "monthly_spend": a metrics label, never sent to the caller
 
 
 class Conflict(PerfError):

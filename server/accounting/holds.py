@@ -77,7 +77,8 @@ class Accountant:
         WINDOW_STATES.set(outcome.windows)
         if not isinstance(outcome, Admitted):
             raise RateLimitExceeded(f"Rate limit exceeded for image generation: {n} image(s) would exceed "
-                                    f"this key's {outcome.window} limit", retry_after=outcome.retry_after_s)
+                                    f"this key's {outcome.window} limit", retry_after=outcome.retry_after_s,
+                                    limit=outcome.window)
         hold = Hold(key, outcome.reservation_id)
         if key.monthly_cap_micros is None:
             return hold
@@ -97,7 +98,7 @@ class Accountant:
             await self.release(hold)
             raise RateLimitExceeded(
                 f"This request (${cost_micros / 1e6:.6f}) would exceed the key's monthly spend cap of "
-                f"${key.monthly_cap_micros / 1e6:.2f}", retry_after=seconds_to_next_month(now))
+                f"${key.monthly_cap_micros / 1e6:.2f}", retry_after=seconds_to_next_month(now), limit="monthly_spend")
         return hold
 
     async def settle(self, hold: Hold, delivered_cost_micros: int) -> None:

@@ -54,6 +54,14 @@ def upstream_failed(error: PerfError) -> bool | None:
     return None
 
 
+# Hears of each provider call: its route, how long it took, and its error type (None: it delivered).
+Attempted = Callable[[Route, float, str | None], None]
+
+
+def _ignore(route: Route, seconds: float, error_type: str | None) -> None:
+    return None
+
+
 class Failover:
     def __init__(self, router: Router) -> None:
         self._router = router
@@ -61,8 +69,10 @@ class Failover:
 
     async def generate(self, caller: ApiKey, valid: ImageRequest, time_remaining: float | None,
                        on_partial: Callable[[PartialImage], Awaitable[None]] | None,
-                       routed: Callable[[Route], None]) -> tuple[Route, GenerationResult]:
-        """The route that delivered and its result; `routed` hears of every route asked, in order."""
+                       routed: Callable[[Route], None],
+                       attempted: Attempted = _ignore) -> tuple[Route, GenerationResult]:
+        """The route that delivered and its result; `routed` hears of every route asked, in order, and
+        `attempted` of every provider call's time and outcome (for metrics)."""
         started = time.monotonic()
         tried: set[str] = set()
         waits: list[float] = []
@@ -72,16 +82,18 @@ class Failover:
             routed(route)
             remaining = None if time_remaining is None else time_remaining - (time.monotonic() - started)
             job = self._router.job_for(route, valid, remaining, on_partial)
+            called = time.monotonic()
             try:
                 result = await route.provider.generate(job)
-            except ModelGone as gone:
-                _abandon(ticket)
-                if route.deployment is None or route.sandbox or gone.retry_safe is not True:
-                    raise
-                self._router.lifecycles.retire(route.deployment, gone.message)
-                last = gone
-                continue
             except PerfError as error:
+                attempted(route, time.monotonic() - called, error.type)
+                if isinstance(error, ModelGone):
+                    _abandon(ticket)
+                    if route.deployment is None or route.sandbox or error.retry_safe is not True:
+                        raise
+                    self._router.lifecycles.retire(route.deployment, error.message)
+                    last = error
+                    continue
                 _settle(ticket, upstream_failed(error))
                 if error.retry_safe is not True or route.sandbox:
                     raise
@@ -91,8 +103,11 @@ class Failover:
                             REQUEST_ID.get() or "-")
                 continue
             except BaseException:
+                attempted(route, time.monotonic() - called, "cancelled")
                 _abandon(ticket)  # a hang-up or a bug says nothing about the upstream
                 raise
+            attempted(route, time.monotonic() - called, None if result.images else
+                      "content_policy_violation" if result.filtered else "upstream_error")
             if not result.images:
                 name = route.deployment.provider if route.deployment else "the provider"
                 if result.filtered:

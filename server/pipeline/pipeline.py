@@ -24,8 +24,8 @@ from server.accounting.holds import WINDOW_STATES, Accountant, Hold
 from server.accounting.ledger import LedgerDraft
 from server.accounting.spool import LedgerSpool
 from server.database import Store
-from server.database.records import ApiKey
-from server.errors import PerfError, UpstreamError
+from server.database.records import ApiKey, LedgerEntry
+from server.errors import PerfError, RateLimitExceeded, UpstreamError
 from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.failover import Failover
@@ -37,6 +37,8 @@ from server.pipeline.responses import completed_events, partial_event, response,
 from server.pipeline.routing import Route, Router
 from server.providers.base import GenerationResult, PartialImage
 from server.providers.images import converted
+from server.runtime.metrics import ServerMetrics
+from server.runtime.request_context import SUMMARY, CallSummary
 
 log = logging.getLogger("perf.server")
 
@@ -59,8 +61,9 @@ class EventSink(Protocol):
 
 class Pipeline:
     def __init__(self, rules: Rules, router: Router, delivery: Delivery, accountant: Accountant, store: Store,
-                 idempotency: Idempotency, spool: LedgerSpool, budget: ImageByteBudget) -> None:
+                 idempotency: Idempotency, spool: LedgerSpool, budget: ImageByteBudget, metrics: ServerMetrics) -> None:
         self._rules = rules
+        self._metrics = metrics
         self._spool = spool
         self._budget = budget
         self._latency = LatencyEstimates()
@@ -73,13 +76,19 @@ class Pipeline:
         self._idempotency = idempotency
 
     async def run(self, kind: Kind, request: Any, call: Call) -> pb.GenerateImagesResponse:
-        with self._accountant.tasks.handler():
+        with self._accountant.tasks.handler(), self._metrics.generation():
             started = time.perf_counter()
             draft = LedgerDraft.start(call.request_id, call.caller, kind.name, request, self._catalog.default_model)
+            summary = SUMMARY.get()
+            if summary is None:  # called without the interceptor (it sets one per RPC)
+                summary = CallSummary()
+                SUMMARY.set(summary)
             try:
                 return await self._validated(kind, request, call, draft, started)
             except PerfError as error:
                 draft.failed(error.type)
+                if isinstance(error, RateLimitExceeded):
+                    self._metrics.refusals.labels(error.limit).inc()
                 raise
             except asyncio.CancelledError:
                 draft.failed("cancelled")
@@ -88,7 +97,12 @@ class Pipeline:
                 draft.failed("internal_error")
                 raise
             finally:
-                await self._record(draft, int((time.perf_counter() - started) * 1000))
+                seconds = time.perf_counter() - started
+                entry = draft.entry(int(seconds * 1000))
+                await self._record(draft, entry)
+                self._metrics.finished(entry, seconds, summary.upstream_ms / 1000)
+                summary.model, summary.provider, summary.deployment = draft.model, draft.provider, draft.deployment
+                summary.images = draft.n_delivered
                 if WINDOW_STATES.get() is None:
                     await self._headers_without_reservation(call.caller)
 
@@ -151,6 +165,8 @@ class Pipeline:
         # A variation's prompt is ours (catalog data), not the caller's: it is not theirs to see revised.
         revised = "" if valid.kind == VARIATION else result.revised_prompt
         data = await self._delivery.deliver(images, valid.response_format, revised)
+        if valid.response_format != "b64_json":
+            self._metrics.stored([len(image.data) for image in images])
         draft.stored(data)
         # Only delivered images are billed (an upstream may withhold some).
         cost_micros = valid.cost_micros(len(images), result.usage)
@@ -172,15 +188,26 @@ class Pipeline:
             if sink is not None:
                 await sink.put(partial_event(valid, partial))
 
-        return await self._failover.generate(call.caller, valid, call.time_remaining,
-                                             on_partial if sink is not None else None, draft.routed)
+        summary = SUMMARY.get()
+        metrics = self._metrics
 
-    async def _record(self, draft: LedgerDraft, latency_ms: int) -> None:
+        def attempted(route: Route, seconds: float, error_type: str | None) -> None:
+            if summary is not None:
+                summary.upstream_ms += seconds * 1000
+            deployment = route.deployment
+            if route.sandbox or deployment is None:
+                metrics.upstream_call("sandbox", "sandbox", seconds, error_type)
+            else:
+                metrics.upstream_call(deployment.provider, deployment.id, seconds, error_type)
+
+        return await self._failover.generate(call.caller, valid, call.time_remaining,
+                                             on_partial if sink is not None else None, draft.routed, attempted)
+
+    async def _record(self, draft: LedgerDraft, entry: LedgerEntry) -> None:
         """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it.
 
         If the store fails, the row goes to the durable local spool instead, which replays it into
         the store once it answers again (server/accounting/spool.py): no billed request loses its row."""
-        entry = draft.entry(latency_ms)
         tasks = self._accountant.tasks
         try:
             await tasks.shielded(self._store.record(entry))

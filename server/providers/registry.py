@@ -61,6 +61,8 @@ class _Kit:
     settings: ProviderSettings
     live: LiveProviders
     values: Mapping[str, str]
+    # aiohttp request tracing for every upstream session (spans, when tracing is on).
+    trace_configs: tuple[aiohttp.TraceConfig, ...] = ()
 
     @property
     def limits(self) -> ImageLimits:
@@ -77,7 +79,7 @@ class _Kit:
         cap = s.concurrency_for(self.plugin)
         connector = aiohttp.TCPConnector(resolver=GuardedResolver(trusted), limit=2 * cap + 8, ttl_dns_cache=60)
         # No total timeout: a generation may take a minute; each call is bounded by the request's deadline.
-        session = aiohttp.ClientSession(connector=connector, trust_env=False,
+        session = aiohttp.ClientSession(connector=connector, trust_env=False, trace_configs=list(self.trace_configs),
                                         timeout=aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout_s))
         self.live.sessions.append(session)
         name = self.plugin.name
@@ -86,12 +88,12 @@ class _Kit:
         return Upstream(name, session, cap, s.download_read_timeout_s, image_bytes=s.download_max_bytes), fetcher
 
 
-async def start_live_providers(settings: ProviderSettings,
-                               plugins: Mapping[str, ProviderPlugin] | None = None) -> LiveProviders:
+async def start_live_providers(settings: ProviderSettings, plugins: Mapping[str, ProviderPlugin] | None = None,
+                               trace_configs: tuple[aiohttp.TraceConfig, ...] = ()) -> LiveProviders:
     """The configured upstreams, keyed by the catalog's provider ids."""
     live = LiveProviders()
     for plugin in (plugins if plugins is not None else plugins_from_env(settings.env)).values():
         values = settings.values_for(plugin)
         if plugin.is_configured(values):
-            live.providers[plugin.id] = plugin.build(_Kit(plugin, settings, live, values))
+            live.providers[plugin.id] = plugin.build(_Kit(plugin, settings, live, values, trace_configs))
     return live

@@ -7,10 +7,12 @@ import signal
 from dataclasses import dataclass
 
 import grpc
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from contract import allocator
+from contract.tracing import Tracing, start_tracing
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.accounting.holds import Accountant
@@ -36,10 +38,12 @@ from server.pipeline.routing import Router
 from server.pipeline.service import ImageService
 from server.providers.registry import LiveProviders, plugins_from_env, start_live_providers
 from server.providers.sandbox import SandboxProvider
+from server.providers.upstream_spans import upstream_trace_configs
 from server.runtime.config import ServerSettings
 from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.runtime.interceptors import AdminAuthInterceptor, AuthInterceptor, RequestContextInterceptor
+from server.runtime.metrics import ServerMetrics, start_exporter
 from server.storage.base import ImageStore
 from server.storage.factory import open_storage
 from server.storage.signing import UrlSigner
@@ -67,6 +71,11 @@ class RunningServer:
     # The plaintext health-only server (PERF_GRPC_HEALTH_PORT), stopped last so probes see the drain.
     health_server: grpc.aio.Server | None = None
     health_port: int | None = None
+    metrics: ServerMetrics | None = None
+    # The Prometheus exporter (PERF_METRICS_PORT) and its bound port; None when off.
+    metrics_runner: web.AppRunner | None = None
+    metrics_port: int | None = None
+    tracing: Tracing | None = None
 
     async def stop(self, grace: float | None) -> None:
         for task in self.background:
@@ -81,6 +90,10 @@ class RunningServer:
         await self.store.close()
         if self.health_server is not None:
             await self.health_server.stop(None)
+        if self.metrics_runner is not None:
+            await self.metrics_runner.cleanup()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)  # exports the spans still queued
 
 
 async def start_server(settings: ServerSettings) -> RunningServer:
@@ -112,9 +125,11 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     signer = UrlSigner(keys.url_signing, settings.image_ttl_s, settings.public_url)
     storage = await open_storage(settings.storage, settings.data_dir, signer)
     images = storage.images
+    tracing = start_tracing(settings.tracing, "perf-server")
     # One aiohttp session per configured upstream, created here inside the running loop.
-    live = await start_live_providers(settings.providers, plugins)
+    live = await start_live_providers(settings.providers, plugins, upstream_trace_configs(tracing))
     lifecycles = Lifecycles(catalog, settings.today)
+    metrics = ServerMetrics(catalog, lifecycles)
     router = Router(catalog, lifecycles, SandboxProvider(latency_s=settings.sandbox_latency_s), live.providers, plugins,
                     Breakers(settings.breakers))
 
@@ -135,14 +150,15 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     admin_gate = AdminGate(AdminToken(settings.admin_token, keys.key_pepper) if settings.admin_token else None,
                            FailureLimiter(limit=settings.admin_failures_per_minute))
     server = grpc.aio.server(
-        interceptors=[RequestContextInterceptor(), AuthInterceptor(Authenticator(store, keys.key_pepper)),
+        interceptors=[RequestContextInterceptor(metrics, tracing), AuthInterceptor(Authenticator(store, keys.key_pepper)),
                       AdminAuthInterceptor(admin_gate)],
         options=options)
     rules = Rules(catalog, InputLimits(settings.max_upload_file_bytes, settings.max_upload_bytes,
                                        settings.providers.max_image_pixels))
+    budget = ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s)
+    metrics.watch_budget(lambda: budget.used, settings.max_inflight_image_bytes)
     pipeline = Pipeline(rules, router, Delivery(images, storage.urls), accountant, store,
-                        Idempotency(store, settings.reservation_lease_s), spool,
-                        ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s))
+                        Idempotency(store, settings.reservation_lease_s), spool, budget, metrics)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store,
                                                             router=router), server)
     add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
@@ -166,6 +182,9 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_port = health_server.add_insecure_port(f"{settings.grpc_host}:{settings.health_port}")
         await health_server.start()
+    metrics_runner, metrics_port = None, None
+    if settings.metrics_port is not None:
+        metrics_runner, metrics_port = await start_exporter(metrics, settings.grpc_host, settings.metrics_port)
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -176,7 +195,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     trimmer = asyncio.create_task(allocator.trim_forever())
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
                          accountant=accountant, background=[sweeper, monitor, replayer, warner, trimmer], live=live,
-                         images=images, health_server=health_server, health_port=health_port)
+                         images=images, health_server=health_server, health_port=health_port, metrics=metrics,
+                         metrics_runner=metrics_runner, metrics_port=metrics_port, tracing=tracing)
 
 
 async def serve(settings: ServerSettings) -> None:

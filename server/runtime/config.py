@@ -9,6 +9,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from contract.grpc_tls import ServerTls
+from contract.logs import log_format
+from contract.tracing import TracingSettings
 from server.pipeline.breakers import BreakerSettings
 from server.providers.settings import ProviderSettings, read_setting
 from server.storage.settings import StorageSettings
@@ -66,6 +68,12 @@ class ServerSettings:
     reservation_lease_s: float = 900.0
     health_interval_s: float = 5.0
     log_level: str = "INFO"
+    # "text" or "json" (one object per line): contract/logs.py.
+    log_format: str = "text"
+    # Prometheus exposition on this port (GET /metrics, on grpc_host); None: no exporter.
+    metrics_port: int | None = None
+    # OpenTelemetry spans over OTLP/HTTP (contract/tracing.py); off without an endpoint.
+    tracing: TracingSettings = field(default_factory=TracingSettings)
     # TLS (and mTLS) on the gRPC port (contract/grpc_tls.py); off by default.
     tls: ServerTls = field(default_factory=ServerTls)
     # A second, plaintext port serving only grpc.health.v1, for probes that cannot speak TLS
@@ -128,6 +136,9 @@ class ServerSettings:
             reservation_lease_s=float(env.get("PERF_RESERVATION_LEASE_SECONDS", str(cls.reservation_lease_s))),
             health_interval_s=float(env.get("PERF_HEALTH_INTERVAL_SECONDS", str(cls.health_interval_s))),
             log_level=env.get("PERF_LOG_LEVEL", cls.log_level),
+            log_format=log_format(env.get("PERF_LOG_FORMAT")),
+            metrics_port=int(env["PERF_METRICS_PORT"]) if env.get("PERF_METRICS_PORT") else None,
+            tracing=TracingSettings.from_env(env),
             tls=ServerTls.from_env(env),
             health_port=int(env["PERF_GRPC_HEALTH_PORT"]) if env.get("PERF_GRPC_HEALTH_PORT") else None,
             max_connection_age_s=(float(env["PERF_GRPC_MAX_CONNECTION_AGE_SECONDS"])

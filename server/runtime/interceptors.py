@@ -14,16 +14,19 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from contract.errors import ERROR_KINDS
+from contract.tracing import TRACE_HEADERS, Tracing
 from server.accounting.headers import rate_limit_metadata
 from server.admin.auth import ADDRESS_METADATA, ADMIN_CALLER, ADMIN_PREFIX, AdminGate, peer_host
 from server.errors import InternalError, InvalidRequest, PerfError
 from server.keys.authenticator import Authenticator
-from server.runtime.request_context import CALLER, REQUEST_ID, accept_request_id
+from server.runtime.metrics import ServerMetrics
+from server.runtime.request_context import CALLER, REQUEST_ID, SUMMARY, CallSummary, accept_request_id
 
 log = logging.getLogger("perf.server")
 
@@ -86,7 +89,18 @@ async def abort_with(context: grpc.aio.ServicerContext, error: PerfError) -> Non
                                            ("x-request-id", REQUEST_ID.get()), *rate_limit_metadata()))
 
 
+@dataclass(frozen=True)
+class _Observers:
+    """Where each call's outcome goes besides its log line: metrics and a span (either may be off)."""
+
+    metrics: ServerMetrics | None
+    tracing: Tracing
+
+
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, metrics: ServerMetrics | None = None, tracing: Tracing | None = None) -> None:
+        self._observers = _Observers(metrics, tracing or Tracing.off())
+
     async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
                                 details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
@@ -94,10 +108,14 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             return handler
         offered = _metadata(details, "x-request-id")
         method = details.method.rsplit("/", 1)[-1]
+        observers = self._observers
+        # The caller's trace context (the gateway's span), when tracing is on.
+        parent = ({name: value for name in TRACE_HEADERS if (value := _metadata(details, name)) is not None}
+                  if observers.tracing.enabled else None)
 
         def make(inner: Handler) -> Handler:
             async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                async with _handled(context, method, offered):
+                async with _handled(context, method, offered, observers, parent):
                     _parsed(request)
                     response = await inner(request, context)
                     # Trailing, not initial: sending initial metadata early costs a separate write per call
@@ -110,7 +128,7 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
         def make_stream(inner: StreamHandler) -> StreamHandler:
             async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                async with _handled(context, method, offered):
+                async with _handled(context, method, offered, observers, parent):
                     _parsed(request)
                     async for message in inner(request, context):
                         yield message
@@ -128,29 +146,59 @@ def _parsed(request: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _handled(context: grpc.aio.ServicerContext, method: str, offered: str | None) -> AsyncIterator[None]:
-    """One call's request id, outcome and log line: a PerfError becomes its rich status, anything
-    unexpected INTERNAL with a generic message (the exception itself only logged)."""
+async def _handled(context: grpc.aio.ServicerContext, method: str, offered: str | None, observers: _Observers,
+                   parent: dict[str, str] | None) -> AsyncIterator[None]:
+    """One call's request id, outcome, span, metrics and log line: a PerfError becomes its rich status,
+    anything unexpected INTERNAL with a generic message (the exception itself only logged)."""
     request_id = accept_request_id(offered)
     REQUEST_ID.set(request_id)
+    summary = CallSummary()
+    SUMMARY.set(summary)
     started = time.perf_counter()
     outcome = "OK"
-    try:
-        yield
-    except PerfError as error:
-        outcome = error.type
-        await abort_with(context, error)
-    except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
-        outcome = "aborted_or_cancelled"
-        raise
-    except Exception:
-        outcome = "internal_error"
-        log.exception("unexpected error request_id=%s method=%s", request_id, method)
-        await abort_with(context, InternalError(f"internal error (request {request_id})"))
-    finally:
-        caller = CALLER.get()
-        log.info("rpc method=%s request_id=%s key=%s outcome=%s ms=%.1f", method, request_id,
-                 caller.id if caller else "-", outcome, (time.perf_counter() - started) * 1000)
+    with observers.tracing.span(f"perf.server/{method}", kind="server", carrier=parent,
+                                attributes={"rpc.system": "grpc", "rpc.method": method,
+                                            "perf.request_id": request_id}) as span:
+        try:
+            yield
+        except PerfError as error:
+            outcome = error.type
+            await abort_with(context, error)
+        except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
+            outcome = "aborted_or_cancelled"
+            raise
+        except Exception:
+            outcome = "internal_error"
+            log.exception("unexpected error request_id=%s method=%s", request_id, method)
+            await abort_with(context, InternalError(f"internal error (request {request_id})"))
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            caller = CALLER.get()
+            _finished(observers, span, method, request_id, caller.id if caller else "-", outcome, ms, summary)
+
+
+def _finished(observers: _Observers, span: Any, method: str, request_id: str, key: str, outcome: str, ms: float,
+              summary: CallSummary) -> None:
+    """The call's access line (the same fields as JSON with PERF_LOG_FORMAT=json), metrics and span status."""
+    if observers.metrics is not None:
+        observers.metrics.rpcs.labels(method, outcome).inc()
+    if outcome != "OK":
+        observers.tracing.failed(span, outcome)
+    if summary.model:
+        span.set_attribute("perf.model", summary.model)
+        span.set_attribute("perf.provider", summary.provider)
+    fields = {"event": "rpc", "method": method, "request_id": request_id, "key_id": key, "outcome": outcome,
+              "ms": round(ms, 1)}
+    if summary.model:  # an image request: what the pipeline learnt
+        fields.update(model=summary.model, provider=summary.provider or "-", deployment=summary.deployment or "-",
+                      images=summary.images, upstream_ms=round(summary.upstream_ms, 1),
+                      own_ms=round(max(0.0, ms - summary.upstream_ms), 1))
+        log.info("rpc method=%s request_id=%s key=%s outcome=%s ms=%.1f model=%s provider=%s upstream_ms=%.1f",
+                 method, request_id, key, outcome, ms, summary.model, summary.provider or "-", summary.upstream_ms,
+                 extra={"fields": fields})
+    else:
+        log.info("rpc method=%s request_id=%s key=%s outcome=%s ms=%.1f", method, request_id, key, outcome, ms,
+                 extra={"fields": fields})
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):

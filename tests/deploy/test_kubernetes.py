@@ -184,3 +184,18 @@ def test_the_example_overlay_terminates_https_before_the_gateway() -> None:
     assert backend == {"name": "perf-gateway", "port": {"name": "http"}} and ingress["spec"]["tls"]
     timeout = float(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"])
     assert timeout > GatewaySettings.from_env({"PERF_REQUEST_TIMEOUT_SECONDS": "120"}).request_timeout_s
+
+
+def test_prometheus_annotations_name_the_metrics_endpoints(rendered: Rendered) -> None:
+    _, server = pod(rendered, "perf-server")
+    server_settings = ServerSettings.from_env(without_files(rendered.config(server)))
+    server_notes = rendered.one("Deployment", "perf-server")["spec"]["template"]["metadata"]["annotations"]
+    assert server_settings.metrics_port is not None
+    assert int(server_notes["prometheus.io/port"]) == server_settings.metrics_port == port_number(server, "metrics")
+    assert server_notes["prometheus.io/path"] == "/metrics"  # the exporter's one route (server/runtime/metrics.py)
+    _, gateway = pod(rendered, "perf-gateway")
+    gateway_settings = GatewaySettings.from_env(without_files(rendered.config(gateway)))
+    gateway_notes = rendered.one("Deployment", "perf-gateway")["spec"]["template"]["metadata"]["annotations"]
+    assert int(gateway_notes["prometheus.io/port"]) == gateway_settings.http_port
+    routes = {resource.canonical for resource in build_app(gateway_settings).router.resources()}
+    assert gateway_notes["prometheus.io/path"] in routes
