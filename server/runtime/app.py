@@ -156,6 +156,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     rules = Rules(catalog, InputLimits(settings.max_upload_file_bytes, settings.max_upload_bytes,
                                        settings.providers.max_image_pixels))
     budget = ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s)
+    metrics.watch_circuits(catalog, router.breakers.view)
     metrics.watch_budget(lambda: budget.used, settings.max_inflight_image_bytes)
     pipeline = Pipeline(rules, router, Delivery(images, storage.urls), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool, budget, metrics)

@@ -74,6 +74,10 @@ class ServerMetrics:
         self.stored_images = Counter("perf_stored_images", "Images written to the image store.", registry=r)
         r.register(_LifecycleCollector(catalog, lifecycles))
 
+    def watch_circuits(self, catalog: Catalog, view: Callable[[str], tuple[str, float]]) -> None:
+        """perf_deployment_circuit: each deployment's breaker state (server/pipeline/breakers.py), at scrape time."""
+        self.registry.register(_CircuitCollector(catalog, view))
+
     def watch_budget(self, used: Callable[[], int], limit: int) -> None:
         """Gauges of the image byte budget (server/pipeline/budget.py), read at scrape time."""
         Gauge("perf_inflight_image_bytes", "Image bytes the generations in flight hold in memory (estimated).",
@@ -148,6 +152,31 @@ class _LifecycleCollector:
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # no describe-time collect: the registry would call collect() at registration
+
+
+class _CircuitCollector:
+    """perf_deployment_circuit{state}: 1 for the state each deployment's breaker is in now, 0 for the others,
+    so `perf_deployment_circuit{state="open"} == 1` finds the open ones (state per server process)."""
+
+    STATES = ("closed", "open", "half_open")
+
+    def __init__(self, catalog: Catalog, view: Callable[[str], tuple[str, float]]) -> None:
+        self._catalog = catalog
+        self._view = view
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("perf_deployment_circuit", "A deployment's circuit breaker: 1 for its current "
+                                   "state (closed, open, half_open), 0 for the others.",
+                                   labels=("deployment", "model", "provider", "state"))
+        for deployment in self._catalog.deployments.values():
+            now, _ = self._view(deployment.id)
+            for state in self.STATES:
+                family.add_metric((deployment.id, deployment.model, deployment.provider, state),
+                                  1.0 if state == now else 0.0)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
 
 
 async def start_exporter(metrics: ServerMetrics, host: str, port: int) -> tuple[web.AppRunner, int]:

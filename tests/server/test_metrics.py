@@ -14,7 +14,9 @@ from gateway.metrics import GatewayMetrics
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles
 from server.database.records import LedgerEntry
+from server.pipeline.breakers import Breakers, BreakerSettings, Ticket
 from server.runtime.metrics import ServerMetrics, start_exporter
+from tests.server.test_breakers import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 6, 1)
@@ -47,6 +49,7 @@ def exercised(metrics: ServerMetrics) -> ServerMetrics:
     metrics.rpcs.labels("GenerateImages", "OK").inc()
     metrics.stored([1000, 2000])
     metrics.watch_budget(lambda: 123, 1 << 30)
+    metrics.watch_circuits(load_catalog(), lambda deployment: ("closed", 0.0))
     return metrics
 
 
@@ -135,3 +138,28 @@ def test_readme_lists_every_metric_with_its_type_and_labels() -> None:
     gateway.in_flight.set(0)
     actual = registered(exercised(server_metrics()).exposition().decode()) | registered(gateway.exposition().decode())
     assert listed == actual
+
+
+def test_circuit_states_are_read_from_the_breakers_at_scrape_time() -> None:
+    catalog = load_catalog()
+    clock = Clock()
+    breakers = Breakers(BreakerSettings(failures=2, cooldown_s=30, min_calls=100), clock)  # type: ignore[arg-type]
+    metrics = server_metrics()
+    metrics.watch_circuits(catalog, breakers.view)
+    for _ in range(2):
+        ticket = breakers.admit("flux-dev/flux-2-klein-9b")
+        assert isinstance(ticket, Ticket)
+        ticket.failed()
+
+    def state(deployment: str, model: str, provider: str, text: str) -> dict[str, float]:
+        found = samples(text)
+        return {s: found[("perf_deployment_circuit", frozenset({"deployment": deployment, "model": model,
+                                                                 "provider": provider, "state": s}.items()))]
+                for s in ("closed", "open", "half_open")}
+
+    text = metrics.exposition().decode()
+    assert state("flux-dev/flux-2-klein-9b", "flux-dev", "bfl", text) == {"closed": 0, "open": 1, "half_open": 0}
+    assert state("flux-dev/fal", "flux-dev", "fal", text) == {"closed": 1, "open": 0, "half_open": 0}
+    clock.now += 30
+    text = metrics.exposition().decode()
+    assert state("flux-dev/flux-2-klein-9b", "flux-dev", "bfl", text) == {"closed": 0, "open": 0, "half_open": 1}
