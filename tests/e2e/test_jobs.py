@@ -5,6 +5,7 @@ finished by another replica (or the restarted one) without a second upstream sub
 from __future__ import annotations
 
 import asyncio
+import base64
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,8 +17,10 @@ import pytest
 
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+from tests.e2e.test_edits_and_streams import multipart
+from tests.edit_images import png
 from tests.fakes.upstreams import Upstreams
-from tests.stack import Stack
+from tests.stack import Stack, http
 
 JOBS = "/v1/images/jobs"
 GEN = "/v1/images/generations"
@@ -63,6 +66,23 @@ def test_a_job_finishes_with_the_synchronous_answer(stack: Stack, test_key: str)
     assert 3600 - 5 <= expires - job["completed_at"] <= 3600
     rows = sqlite_ledger(stack, job["perf"]["request_id"])
     assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["n_delivered"] == 2
+
+
+def test_an_edit_job_takes_the_edit_form(stack: Stack, test_key: str) -> None:
+    body, content_type = multipart({"prompt": b"make it night", "model": b"flux-pro", "image": png(512, 512),
+                                    "response_format": b"b64_json"})
+    submitted = http("POST", stack.base_url + JOBS, body, {"Authorization": f"Bearer {test_key}",
+                                                           "Content-Type": content_type})
+    assert submitted.status == 202, submitted.body
+    job = finished(stack, submitted.json()["id"], test_key)
+    assert (job["status"], job["kind"], job["size"]) == ("succeeded", "edit", "512x512"), job
+    assert base64.b64decode(job["data"][0]["b64_json"]).startswith(b"\x89PNG")
+    assert sqlite_ledger(stack, job["perf"]["request_id"])[0]["kind"] == "edit"
+    # The edit form's own rules apply: an unknown field is refused at submission.
+    body, content_type = multipart({"prompt": b"p", "image": png(64, 64), "colour": b"red"})
+    refused = http("POST", stack.base_url + JOBS, body, {"Authorization": f"Bearer {test_key}",
+                                                         "Content-Type": content_type})
+    assert refused.status == 400 and refused.json()["error"]["param"] == "colour"
 
 
 def test_a_job_belongs_to_its_key(stack: Stack, test_key: str) -> None:

@@ -217,8 +217,7 @@ class ImageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """The job now, then again at every change of status, ending once it is finished (and its webhook,
-        if any, has left the pending state or the stream has been open for the call's deadline).
+        """The job now, then again at every change of its status or webhook delivery, ending once it is finished.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
