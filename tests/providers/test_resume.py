@@ -1,5 +1,6 @@
-"""BFL's seam for async jobs (GenerationJob.resumption): each accepted task's handle is reported before it is
-polled, a resumed job polls the saved handles and submits nothing, and a task without one fails unsubmitted."""
+"""The submit-then-poll adapters' seam for async jobs (GenerationJob.resumption), against their fakes: each
+accepted task's handle is reported before it is polled, a resumed job polls the saved handles and submits
+nothing, and a task without one fails unsubmitted. BFL, fal.ai (queue) and Replicate (predictions)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -64,3 +65,32 @@ async def test_a_saved_polling_url_elsewhere_never_receives_our_key() -> None:
         with pytest.raises(UpstreamError):
             await provider.generate(replace(job("flux-pro"), resumption=Resumption(on_accepted=ignore, saved=spoofed)))
     assert submits(c) == 0
+
+
+@pytest.mark.parametrize(("kind", "model", "deployment", "submit_prefix"), [
+    ("fal", "flux-dev", "flux-dev/fal", "/fal-ai/"),
+    ("replicate", "flux-pro", "flux-pro/replicate", "/v1/models/"),
+])
+@sync
+async def test_each_queueing_host_resumes_by_its_saved_handle(kind: str, model: str, deployment: str,
+                                                              submit_prefix: str) -> None:
+    reported: dict[int, Handle] = {}
+
+    async def accepted(index: int, handle: Handle) -> None:
+        reported[index] = handle
+
+    def posts() -> int:
+        return sum(1 for s in seen(c.app) if s.method == "POST" and s.path.startswith(submit_prefix))
+
+    async with live(kind, polls_before_ready=2) as (provider, c):
+        first = await provider.generate(replace(job(model, deployment_id=deployment, n=2),
+                                                resumption=Resumption(on_accepted=accepted)))
+        made = posts()
+        assert made >= 1 and sorted(reported) == list(range(made)) and len(first.images) == 2
+        resumed = await provider.generate(replace(job(model, deployment_id=deployment, n=2),
+                                                  resumption=Resumption(on_accepted=accepted, saved=dict(reported))))
+        assert posts() == made and len(resumed.images) == 2  # polled again, never submitted again
+        with pytest.raises(UpstreamError) as failed:
+            await provider.generate(replace(job(model, deployment_id=deployment),
+                                            resumption=Resumption(on_accepted=accepted, saved={})))
+        assert posts() == made and failed.value.retry_safe is False
