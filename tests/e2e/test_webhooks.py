@@ -148,3 +148,24 @@ def test_a_webhook_needs_the_key_s_secret(make_stack) -> None:  # type: ignore[n
     key_id = stack.keys_command("list").stdout.decode().split("\t", 1)[0]
     assert stack.keys_command("webhook-secret", key_id).returncode == 0
     assert stack.post(JOBS, body, key=stack.first_key).status == 202
+
+
+def test_a_pending_delivery_survives_a_restart(make_stack, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    host = receiver.url.split("://", 1)[1].split("/", 1)[0]
+    env = {"PERF_INSECURE_HTTP_HOSTS": host, "PERF_WEBHOOK_RETRY_BASE_SECONDS": "3", "PERF_JOB_POLL_SECONDS": "0.05"}
+    stack = make_stack(**env)
+    key, _, secret = key_with_secret(stack)
+    receiver.answers = [503]
+    job_id = stack.post(JOBS, {"prompt": "durable", "model": "dall-e-2", "webhook_url": receiver.url},
+                        key=key).json()["id"]
+    job_when(stack, job_id, key, "pending", attempts=1)
+    stack.stop()  # the next attempt is due in 3 s: it is the store's to remember, not this process's
+    again = Stack(stack.data_dir, env_overrides=stack.env_overrides).start()
+    try:
+        job = job_when(again, job_id, key, "delivered")
+    finally:
+        again.stop()
+    assert job["webhook"]["attempts"] == 2 and len(receiver.received) == 2
+    (first, _), (second, body) = receiver.received
+    assert first["webhook-id"] == second["webhook-id"]
+    assert Webhook(secret).verify(body, second)["data"]["id"] == job_id
