@@ -26,6 +26,7 @@ from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, TRACING, SlowBo
 from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
 from gateway.forms import UploadTooLarge
 from gateway.images import create_images, create_variation, edit_images, get_image
+from gateway.jobs import job_routes
 from gateway.metrics import GatewayMetrics, metrics_handler, start_own_exporter
 from gateway.observe import METRICS, observe
 from gateway.translate import (
@@ -175,6 +176,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.router.add_post("/v1/images/generations", create_images)
     app.router.add_post("/v1/images/edits", edit_images)
     app.router.add_post("/v1/images/variations", create_variation)
+    app.router.add_routes(job_routes())  # async jobs (gateway/jobs.py), before the image route's pattern
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/v1/usage", get_usage)

@@ -16,9 +16,9 @@ import orjson
 import pybase64
 from aiohttp import web
 
+from contract.job_json import perf_json, token_usage_json
 from gateway.context import REQUEST_ID
 from gateway.errors import from_rpc_error
-from gateway.translate import perf_json, token_usage_json
 from perf.images.v1 import image_service_pb2 as pb
 
 log = logging.getLogger("perf.gateway")

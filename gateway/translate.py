@@ -15,6 +15,7 @@ import orjson
 import pybase64
 
 from contract.errors import echo
+from contract.job_json import perf_json, token_usage_json
 from perf.images.v1 import image_service_pb2 as pb
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -120,21 +121,6 @@ def generation_response(response: pb.GenerateImagesResponse) -> list[bytes]:
             before, text = text.split(f"{marker}{index}".encode(), 1)
             parts += [before, pybase64.b64encode(image.data)]
     return [*parts, text]
-
-
-def perf_json(perf: pb.Perf) -> dict[str, Any]:
-    return {"request_id": perf.request_id, "model_used": perf.model_used, "size": perf.size,
-            "quality": perf.quality, "cost_usd": perf.cost_usd, "latency_ms": perf.latency_ms}
-
-
-def token_usage_json(usage: pb.TokenUsage) -> dict[str, Any]:
-    """OpenAI's `usage` object, field for field."""
-    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-            "input_tokens_details": {"text_tokens": usage.input_tokens_details.text_tokens,
-                                     "image_tokens": usage.input_tokens_details.image_tokens},
-            "output_tokens_details": {"text_tokens": usage.output_tokens_details.text_tokens,
-                                      "image_tokens": usage.output_tokens_details.image_tokens}}
 
 
 def deployment_json(status: pb.DeploymentStatus) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import asyncpg
 
 from server.database import queries as q
 from server.database.admin_postgres import PostgresAdmin
+from server.database.job_postgres import PostgresJobs
 from server.database.migrations import migrations
 from server.database.records import (
     AdmittedImages,
@@ -37,7 +38,7 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PostgresStore(PostgresAdmin):  # the admin API's queries live in admin_postgres.py
+class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' queries: admin_/job_postgres.py
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from server.database import queries as q
 from server.database.admin_sqlite import SqliteAdmin
+from server.database.job_sqlite import SqliteJobs
 from server.database.migrations import migrations, sql_statements
 from server.database.records import (
     AdmittedImages,
@@ -50,7 +51,7 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
         future.set_result(result)
 
 
-class SqliteStore(SqliteAdmin):  # the admin API's queries live in admin_sqlite.py
+class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries live in admin_/job_sqlite.py
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect(path)

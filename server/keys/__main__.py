@@ -1,7 +1,9 @@
-"""Admin command for API keys: `python -m server.keys create|list|revoke|rotate|generate`.
+"""Admin command for API keys: `python -m server.keys create|list|revoke|rotate|webhook-secret|generate`.
 
 `create` and `rotate` print the key alone on the last line of their output (`tail -n1` takes it);
-it is shown only then. Uses the server's settings (PERF_DATA_DIR or PERF_DATABASE_URL, PERF_SECRET).
+it is shown only then. `create` also makes the key's webhook signing secret (`whsec_…`, printed on the
+line before the key), and `webhook-secret KEY_ID` gives a key a new one (printed alone on the last line;
+the old one stops signing at once). Uses the server's settings (PERF_DATA_DIR or PERF_DATABASE_URL, PERF_SECRET).
 `generate` only prints a new secret, touching no store: for PERF_BOOTSTRAP_KEYS_FILE.
 """
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from decimal import Decimal
 
 from server.database import Store, open_store
 from server.database.records import ApiKey
+from server.jobs.signing import new_secret
 from server.keys.issue import create_key, revoke_key, rotate_key
 from server.keys.tokens import MODES, generate_key
 from server.runtime.config import ServerSettings
@@ -39,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                        ("rotate", "give a key a new secret; the old one stops working at once")):
         command = commands.add_parser(name, help=text)
         command.add_argument("key_id")
+    webhook = commands.add_parser("webhook-secret", help="give a key a new webhook signing secret (whsec_…) and "
+                                                         "print it; the old one stops signing at once")
+    webhook.add_argument("key_id")
     args = parser.parse_args(argv)
     if args.command == "generate":
         print(generate_key(args.mode))  # needs no settings and no store
@@ -67,6 +74,9 @@ async def _command(args: argparse.Namespace, store: Store, settings: ServerSetti
                                        minute_limit=args.minute_limit, day_limit=args.day_limit,
                                        monthly_cap_micros=cap, operator=args.operator)
         print(f"created {_describe(record)}")
+        webhook_secret = new_secret()
+        await store.set_webhook_secret(record.id, webhook_secret, int(time.time()))
+        print(f"webhook secret {webhook_secret}")
         print(key)
     elif args.command == "list":
         for record in await store.list_keys():
@@ -83,6 +93,15 @@ async def _command(args: argparse.Namespace, store: Store, settings: ServerSetti
             return 1
         print(f"rotated {args.key_id}; the old secret no longer works")
         print(rotated)
+    elif args.command == "webhook-secret":
+        existing = await store.get_key(args.key_id)
+        if existing is None or existing.revoked_at is not None:
+            print(f"no active key with id {args.key_id}", file=sys.stderr)
+            return 1
+        webhook_secret = new_secret()
+        await store.set_webhook_secret(args.key_id, webhook_secret, int(time.time()))
+        print(f"new webhook secret for {args.key_id}; the old one no longer signs")
+        print(webhook_secret)
     return 0
 
 

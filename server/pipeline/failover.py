@@ -15,6 +15,10 @@
     nothing left to ask → the last failure, or, when every circuit was open, 503 provider_unavailable
     with retry_after = the soonest a circuit lets a call through.
 
+An async job (job_hooks.py) hears of each deployment before its upstream is asked, and its adapter
+gets the job's Resumption; a job resumed after its worker stopped asks only the deployment that
+worker had reached, past its breaker (the upstream already holds the work).
+
 Test keys have one route, the sandbox, and no breakers. The caller's deadline covers the whole chain.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from server.database.records import ApiKey
 from server.errors import (
@@ -34,6 +39,7 @@ from server.errors import (
     UpstreamError,
 )
 from server.pipeline.breakers import Ticket
+from server.pipeline.job_hooks import JobHooks
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route, Router
 from server.providers.base import GenerationResult, PartialImage
@@ -70,18 +76,24 @@ class Failover:
     async def generate(self, caller: ApiKey, valid: ImageRequest, time_remaining: float | None,
                        on_partial: Callable[[PartialImage], Awaitable[None]] | None,
                        routed: Callable[[Route], None],
-                       attempted: Attempted = _ignore) -> tuple[Route, GenerationResult]:
-        """The route that delivered and its result; `routed` hears of every route asked, in order, and
-        `attempted` of every provider call's time and outcome (for metrics)."""
+                       attempted: Attempted = _ignore,
+                       hooks: JobHooks | None = None) -> tuple[Route, GenerationResult]:
+        """The route that delivered and its result; `routed` hears of every route asked, in order,
+        `attempted` of every provider call's time and outcome (for metrics), and an async job's `hooks`
+        of the upstream it enters (so a successor can resume it)."""
         started = time.monotonic()
         tried: set[str] = set()
         waits: list[float] = []
         last: PerfError | None = None
-        while (found := self._next(caller, valid, tried, waits)) is not None:
+        resuming = hooks.resuming if hooks is not None else None
+        while (found := self._next(caller, valid, tried, waits, resuming)) is not None:
             route, ticket = found
             routed(route)
             remaining = None if time_remaining is None else time_remaining - (time.monotonic() - started)
             job = self._router.job_for(route, valid, remaining, on_partial)
+            if hooks is not None and route.deployment is not None and not route.sandbox:
+                await hooks.entering_upstream(route.deployment.id)
+                job = replace(job, resumption=hooks.resumption(route.deployment.id))
             called = time.monotonic()
             try:
                 result = await route.provider.generate(job)
@@ -120,15 +132,23 @@ class Failover:
             return route, result
         if last is not None:
             raise last
+        if resuming is not None:
+            raise UpstreamError(f"the deployment {resuming} that holds this job's upstream task is no longer "
+                                "configured here; it cannot be resumed", retry_safe=False)
         raise ProviderUnavailable(
             f"{valid.model.id} is unavailable: every upstream deployment serving it is failing and "
             "paused (circuit open); retry later", retry_after=min(waits) if waits else None, retry_safe=True,
             metadata={"model": valid.model.id})
 
-    def _next(self, caller: ApiKey, valid: ImageRequest, tried: set[str],
-              waits: list[float]) -> tuple[Route, Ticket | None] | None:
+    def _next(self, caller: ApiKey, valid: ImageRequest, tried: set[str], waits: list[float],
+              resuming: str | None = None) -> tuple[Route, Ticket | None] | None:
         """The next route to ask and its breaker ticket; None when none is left."""
         for route in self._router.chain(caller, valid):
+            if resuming is not None and not route.sandbox:
+                if route.deployment is None or route.deployment.id != resuming or resuming in tried:
+                    continue
+                tried.add(resuming)
+                return route, None
             if route.sandbox or route.deployment is None:
                 if "" in tried:
                     return None

@@ -2,6 +2,10 @@
 
     validate → route → (idempotency) → limit + reserve → memory budget → provider → deliver → settle → ledger row
 
+An async job (server/jobs/) takes the same path in two parts: `admit` (validate → route → limit +
+reserve) at submission, then `run` by a worker under a Call carrying the job's hooks (job_hooks.py),
+which skips the reservation already made and the Idempotency-Key step.
+
 A kind (generation, edit, variation: kinds.py) differs only in how its proto request is validated
 into an ImageRequest; everything after that is shared. "provider" walks the model's chain of deployments
 (failover.py): a fallback is asked only when the one before provably charged nothing. A streamed request is the same run with a
@@ -30,6 +34,7 @@ from server.pipeline.budget import ImageByteBudget, estimate_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.failover import Failover
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
+from server.pipeline.job_hooks import JobHooks
 from server.pipeline.kinds import Kind, Rules
 from server.pipeline.latency import LatencyEstimates
 from server.pipeline.requests import VARIATION, ImageRequest
@@ -53,6 +58,8 @@ class Call:
     time_remaining: float | None = None
     idempotency_key: str | None = None
     events: EventSink | None = None
+    # An admitted async job run by a worker (job_hooks.py); None: a synchronous request.
+    job: JobHooks | None = None
 
 
 class EventSink(Protocol):
@@ -79,6 +86,8 @@ class Pipeline:
         with self._accountant.tasks.handler(), self._metrics.generation():
             started = time.perf_counter()
             draft = LedgerDraft.start(call.request_id, call.caller, kind.name, request, self._catalog.default_model)
+            if call.job is not None:
+                draft.id = call.job.ledger_id
             summary = SUMMARY.get()
             if summary is None:  # called without the interceptor (it sets one per RPC)
                 summary = CallSummary()
@@ -99,19 +108,61 @@ class Pipeline:
             finally:
                 seconds = time.perf_counter() - started
                 entry = draft.entry(int(seconds * 1000))
-                await self._record(draft, entry)
-                self._metrics.finished(entry, seconds, summary.upstream_ms / 1000)
+                if call.job is None or not call.job.handed_over:  # a successor finishes (and records) it
+                    await self._record(draft, entry)
+                    self._metrics.finished(entry, seconds, summary.upstream_ms / 1000)
                 summary.model, summary.provider, summary.deployment = draft.model, draft.provider, draft.deployment
                 summary.images = draft.n_delivered
+                if WINDOW_STATES.get() is None and call.job is None:
+                    await self._headers_without_reservation(call.caller)
+
+    async def admit(self, kind: Kind, request: Any, call: Call) -> tuple[ImageRequest, Route, Hold]:
+        """An async job's submission: validate → route → limit + reserve, refused as `run` would refuse it.
+
+        Admitted, it has no ledger row yet (the worker's `run` writes it, once); refused, it has one, as
+        a refused synchronous request does."""
+        with self._accountant.tasks.handler():
+            started = time.perf_counter()
+            draft = LedgerDraft.start(call.request_id, call.caller, kind.name, request, self._catalog.default_model)
+            try:
+                valid = kind.validate(request, self._rules, False)
+                draft.validated(valid)
+                route = self._router.route(call.caller, valid)
+                draft.routed(route)
+                return valid, route, await self._accountant.reserve(call.caller, valid.n, valid.estimate_micros)
+            except PerfError as error:
+                draft.failed(error.type)
+                seconds = time.perf_counter() - started
+                entry = draft.entry(int(seconds * 1000))
+                await self._record(draft, entry)
+                self._metrics.finished(entry, seconds, 0.0)
+                raise
+            finally:
                 if WINDOW_STATES.get() is None:
                     await self._headers_without_reservation(call.caller)
+
+    async def abandon(self, kind: Kind, request: Any, caller: ApiKey, request_id: str, hold: Hold, ledger_id: str,
+                      error_type: str) -> None:
+        """An admitted job that ends without running (cancelled while queued, or taken over where it cannot
+        be resumed): its reservation given back, and its one ledger row, failed as `error_type`."""
+        draft = LedgerDraft.start(request_id, caller, kind.name, request, self._catalog.default_model)
+        draft.id = ledger_id
+        with contextlib.suppress(PerfError):
+            valid = kind.validate(request, self._rules, False)
+            draft.validated(valid)
+            draft.routed(self._router.route(caller, valid))
+        draft.failed(error_type)
+        await self._accountant.release(hold)
+        entry = draft.entry(0)
+        await self._record(draft, entry)
+        self._metrics.finished(entry, 0.0, 0.0)
 
     async def _validated(self, kind: Kind, request: Any, call: Call, draft: LedgerDraft,
                          started: float) -> pb.GenerateImagesResponse:
         valid = kind.validate(request, self._rules, call.events is not None)
         draft.validated(valid)
         self._router.route(call.caller, valid)  # what no deployment can serve fails before any claim
-        if call.idempotency_key is None:
+        if call.idempotency_key is None or call.job is not None:
             return await self._generate(valid, call, draft, started)
         outcome = await self._idempotency.begin(call.caller, parse_key(call.idempotency_key), fingerprint(valid),
                                                 call.request_id, call.time_remaining,
@@ -137,7 +188,9 @@ class Pipeline:
     async def _generate(self, valid: ImageRequest, call: Call, draft: LedgerDraft,
                         started: float) -> pb.GenerateImagesResponse:
         accountant = self._accountant
-        hold = await accountant.reserve(call.caller, valid.n, valid.estimate_micros)
+        # A job's reservation was made when it was admitted.
+        hold = call.job.hold if call.job is not None else await accountant.reserve(call.caller, valid.n,
+                                                                                  valid.estimate_micros)
         try:
             held = estimate_bytes(valid.n, valid.width, valid.height) + sum(len(i.data) for i in valid.images)
             async with self._budget.hold(held, call.time_remaining):
@@ -151,7 +204,8 @@ class Pipeline:
                         await asyncio.shield(finishing)  # so the ledger row records what was delivered
                     raise
         except BaseException:
-            await accountant.release(hold)  # a no-op once settled
+            if call.job is None or not call.job.handed_over:  # a successor still needs a handed-over job's hold
+                await accountant.release(hold)  # a no-op once settled
             raise
 
     async def _finish(self, valid: ImageRequest, route: Route, result: GenerationResult, call: Call,
@@ -201,7 +255,8 @@ class Pipeline:
                 metrics.upstream_call(deployment.provider, deployment.id, seconds, error_type)
 
         return await self._failover.generate(call.caller, valid, call.time_remaining,
-                                             on_partial if sink is not None else None, draft.routed, attempted)
+                                             on_partial if sink is not None else None, draft.routed, attempted,
+                                             call.job)
 
     async def _record(self, draft: LedgerDraft, entry: LedgerEntry) -> None:
         """Write the ledger row before the response leaves; shielded so a hang-up cannot lose it.

@@ -15,7 +15,8 @@ from server.catalog import Catalog
 from server.catalog.lifecycle import Lifecycles
 from server.catalog.pricing import MICROS
 from server.database import Store
-from server.errors import NotFound
+from server.errors import NotFound, ProviderUnavailable
+from server.jobs.service import JobService
 from server.pipeline.kinds import EDIT_IMAGES, GENERATE, VARY
 from server.pipeline.model_views import model_message
 from server.pipeline.pipeline import Call, Pipeline
@@ -29,7 +30,8 @@ from server.storage.signing import UrlSigner
 
 class ImageService(pb_grpc.ImageServiceServicer):
     def __init__(self, catalog: Catalog, lifecycles: Lifecycles, pipeline: Pipeline, images: ImageStore,
-                 signer: UrlSigner, store: Store, router: Router | None = None) -> None:
+                 signer: UrlSigner, store: Store, router: Router | None = None, jobs: JobService | None = None) -> None:
+        self._jobs = jobs
         self._lifecycles = lifecycles
         self._router = router
         self._catalog = catalog
@@ -59,6 +61,27 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def CreateImageVariation(self, request: pb.CreateImageVariationRequest,
                                    context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
         return await self._pipeline.run(VARY, request, _call(context))
+
+    async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._job_service().submit(request, _call(context))
+
+    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._job_service().get(request.id, _call(context))
+
+    async def CancelJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        return await self._job_service().cancel(request.id, _call(context))
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
+        return await self._job_service().list(request, _call(context))
+
+    async def WatchJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[pb.Job]:
+        async for job in self._job_service().watch(request.id, _call(context)):
+            yield job
+
+    def _job_service(self) -> JobService:
+        if self._jobs is None:
+            raise ProviderUnavailable("async jobs are not enabled on this server")
+        return self._jobs
 
     async def GetUsage(self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext) -> pb.Usage:
         caller = current_caller()

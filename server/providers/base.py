@@ -4,7 +4,7 @@ Adapters import nothing from generated code; the service converts proto to these
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +30,28 @@ class PartialImage:
 
     image: GeneratedImage
     index: int  # 0-based
+
+
+# What a submit-then-poll upstream needs to find an accepted task again (BFL: its id and polling_url).
+Handle = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """An async job's upstream tasks across workers (server/jobs/).
+
+    An adapter whose upstream can be polled later calls `on_accepted(task, handle)` as soon as task
+    number `task` (0 .. n-1) is accepted, before it waits for the result. A job taken over from a worker
+    that stopped carries the handles saved by then as `saved`: the adapter polls those and never submits
+    again; a task with no saved handle may have been accepted unseen, so it is a failure, not a resubmit.
+    """
+
+    on_accepted: Callable[[int, Handle], Awaitable[None]]
+    saved: Mapping[int, Handle] | None = None  # None: a fresh run
+
+    @property
+    def resuming(self) -> bool:
+        return self.saved is not None
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,8 @@ class GenerationJob:
     # Streamed requests: how many partial images to ask for, and where to send them as they arrive.
     partial_images: int = 0
     on_partial: Callable[[PartialImage], Awaitable[None]] | None = field(default=None, compare=False, hash=False)
+    # Async jobs: where to report resumable handles, and those to resume (see Resumption); None otherwise.
+    resumption: Resumption | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

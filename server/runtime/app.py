@@ -24,6 +24,9 @@ from server.admin.service import ADMIN_SERVICE_NAME, AdminDeps, add_admin_servic
 from server.catalog import load_catalog
 from server.catalog.lifecycle import Lifecycles, check_lifecycle
 from server.database import Store, open_store
+from server.jobs.service import JobService
+from server.jobs.webhooks import WebhookSender
+from server.jobs.workers import JobWorkers
 from server.keys.authenticator import Authenticator
 from server.keys.bootstrap import ensure_bootstrap_keys, ensure_first_test_key
 from server.limits import ImageLimiter, InProcessLimiter, make_limiter
@@ -76,12 +79,14 @@ class RunningServer:
     metrics_runner: web.AppRunner | None = None
     metrics_port: int | None = None
     tracing: Tracing | None = None
+    jobs: JobWorkers | None = None
 
     async def stop(self, grace: float | None) -> None:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        await self.server.stop(grace)
+        # Running jobs get the same grace as calls in flight; those still running are handed over.
+        await asyncio.gather(self.server.stop(grace), *([self.jobs.stop(grace or 0.0)] if self.jobs else []))
         # Handlers cut off by the grace still release reservations and write ledger rows: let them.
         await self.accountant.tasks.drain(timeout_s=ACCOUNTING_DRAIN_S)
         await self.live.close()  # after the grace: in-flight generations still use the sessions
@@ -160,8 +165,12 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     metrics.watch_budget(lambda: budget.used, settings.max_inflight_image_bytes)
     pipeline = Pipeline(rules, router, Delivery(images, storage.urls), accountant, store,
                         Idempotency(store, settings.reservation_lease_s), spool, budget, metrics)
+    # One bounded worker pool per configured provider, and the sandbox's for test keys.
+    workers = JobWorkers(store, pipeline, settings.jobs, ["sandbox", *live.providers])
+    insecure = settings.providers.insecure_http_hosts  # the test setting: plain-http webhook hosts too
+    jobs = JobService(store, pipeline, accountant, workers, insecure)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store,
-                                                            router=router), server)
+                                                            router=router, jobs=jobs), server)
     add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
                                         frozenset(live.providers), router=router))
     health_servicer = health.aio.HealthServicer()
@@ -194,10 +203,13 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
     warner = asyncio.create_task(warn_of_shutdowns_forever(lifecycles, SHUTDOWN_WARNING_DAYS, 3600))
     trimmer = asyncio.create_task(allocator.trim_forever())
+    webhooks = asyncio.create_task(WebhookSender(store, settings.jobs, insecure, workers.webhooks_due).run_forever())
+    workers.start()
     return RunningServer(server=server, health=health_servicer, port=port, store=store, limiter=limiter,
-                         accountant=accountant, background=[sweeper, monitor, replayer, warner, trimmer], live=live,
-                         images=images, health_server=health_server, health_port=health_port, metrics=metrics,
-                         metrics_runner=metrics_runner, metrics_port=metrics_port, tracing=tracing)
+                         accountant=accountant, background=[sweeper, monitor, replayer, warner, trimmer, webhooks],
+                         live=live, images=images, health_server=health_server, health_port=health_port,
+                         metrics=metrics, metrics_runner=metrics_runner, metrics_port=metrics_port, tracing=tracing,
+                         jobs=workers)
 
 
 async def serve(settings: ServerSettings) -> None:

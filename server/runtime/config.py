@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from contract.grpc_tls import ServerTls
 from contract.logs import log_format
 from contract.tracing import TracingSettings
+from server.jobs.settings import JobSettings
 from server.pipeline.breakers import BreakerSettings
 from server.providers.settings import ProviderSettings, read_setting
 from server.storage.settings import StorageSettings
@@ -107,6 +108,8 @@ class ServerSettings:
     admin_failures_per_minute: int = 10
     # When a deployment's circuit opens and for how long (server/pipeline/breakers.py).
     breakers: BreakerSettings = field(default_factory=BreakerSettings)
+    # Async job workers and webhook retries (server/jobs/settings.py).
+    jobs: JobSettings = field(default_factory=JobSettings)
 
     def today(self) -> dt.date:
         """The date lifecycle routing uses: UTC today, unless a test fixed it."""
@@ -156,4 +159,5 @@ class ServerSettings:
             admin_failures_per_minute=int(env.get("PERF_ADMIN_MAX_FAILURES_PER_MINUTE",
                                                   str(cls.admin_failures_per_minute))),
             breakers=BreakerSettings.from_env(env),
+            jobs=JobSettings.from_env(env),
         )

@@ -10,6 +10,10 @@ may be asked); any other refusal or failure does not say so.
 Edits (Kontext, Fill, FLUX.2 references) differ only in the submit body: bfl_edit.py builds it, once
 per request, and every task submits the same bytes.
 
+Async jobs (server/jobs/) get each accepted task's `id` and `polling_url` through
+GenerationJob.resumption as soon as BFL answers the submit; a job taken over from a worker that
+stopped resumes by polling those handles, and a task without one is failed, never submitted again.
+
 A deployment may name a region (catalog `region = "eu"` or `"us"`): its tasks go to BFL's regional
 multi-cluster endpoint, `api.eu.bfl.ai` (EU only, GDPR) or `api.us.bfl.ai`, instead of the global
 `api.bfl.ai` (https://docs.bfl.ai/integration_guidelines); polls follow the returned `polling_url`.
@@ -59,15 +63,18 @@ class BFLProvider:
             body = await edit_body(job, body)
         submitted = orjson.dumps(body)  # base64 images make it large: encoded once for all n tasks
         costs: list[float] = []
-        images, filtered = await gather_images(job.n, lambda i: self._task(job, submitted, deadline, costs), NAME)
+        images, filtered = await gather_images(job.n, lambda i: self._task(job, i, submitted, deadline, costs), NAME)
         conformed = [await conform(image, job.width, job.height) for image in images]
         return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt, model_used=job.upstream_model,
                                 filtered=filtered,
                                 # BFL reports credits per task; 1 credit = $0.01.
                                 upstream_cost_micros=round(sum(costs) * 10_000) if costs else None)
 
-    async def _task(self, job: GenerationJob, body: bytes, deadline: Deadline,
+    async def _task(self, job: GenerationJob, index: int, body: bytes, deadline: Deadline,
                     costs: list[float]) -> GeneratedImage | None:
+        resumption = job.resumption
+        if resumption is not None and resumption.saved is not None:
+            return await self._resumed(resumption.saved.get(index), deadline, costs)
         # The slot covers the whole task: BFL's limit counts active tasks, not requests.
         async with self._upstream.slot():
             base = self._regions.get(job.region or "", self._base)
@@ -82,10 +89,31 @@ class BFLProvider:
             if isinstance(accepted.get("cost"), (int, float)):
                 costs.append(float(accepted["cost"]))
             try:
+                if resumption is not None:
+                    await resumption.on_accepted(index, _handle(accepted, task_id))
                 result = await self._await_result(accepted, task_id, deadline)
             except PerfError as error:
                 error.retry_safe = False  # the task is accepted and charged: a resubmit pays again
                 raise
+        return await self._sample(result, deadline)
+
+    async def _resumed(self, handle: dict[str, str] | None, deadline: Deadline,
+                       costs: list[float]) -> GeneratedImage | None:
+        """A task accepted under a worker that stopped: polled again by its saved handle, never resubmitted."""
+        if handle is None:
+            raise UpstreamError(f"the server running this job stopped while submitting it to {NAME}; it is not "
+                                "submitted again (the first submission may have been charged)", retry_safe=False)
+        if handle.get("cost"):
+            costs.append(float(handle["cost"]))
+        async with self._upstream.slot():
+            try:
+                result = await self._await_result(dict(handle), handle.get("id"), deadline)
+            except PerfError as error:
+                error.retry_safe = False
+                raise
+        return await self._sample(result, deadline)
+
+    async def _sample(self, result: dict[str, Any] | None, deadline: Deadline) -> GeneratedImage | None:
         if result is None:
             return None
         sample = result.get("sample")
@@ -122,6 +150,13 @@ class BFLProvider:
             if status in FAILED:
                 log_call(self.name, "poll", status, task_id)
                 raise UpstreamError(f"{NAME} task ended with status {status!r}")
+
+
+def _handle(accepted: dict[str, Any], task_id: str | None) -> dict[str, str]:
+    """What polls an accepted task again later: its id, polling URL (checked again before use) and cost."""
+    cost = accepted.get("cost")
+    return {"id": task_id or "", "polling_url": str(accepted.get("polling_url") or ""),
+            "cost": str(float(cost)) if isinstance(cost, (int, float)) else ""}
 
 
 def request_body(job: GenerationJob) -> dict[str, Any]:

@@ -7,6 +7,9 @@
     GET response_url → the model's output {"images": [{"url", "width", "height", "content_type"}],
                        "has_nsfw_concepts": [bool, ...], "seed", ...}, or the model's error status/body
 
+Async jobs (server/jobs/) get the accepted request's id and queue URLs through GenerationJob.resumption;
+a job taken over from a worker that stopped polls those and never submits again.
+
 One request makes all n images (`num_images`, 1..4). An accepted request is never resubmitted (fal
 bills by output megapixel; whether a failed request is billed is not documented, so we assume it
 may be); a 503 to the submit accepted nothing. The status and response URLs receive our key, so
@@ -53,16 +56,26 @@ class FalProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
+        resumption = job.resumption
         async with self._upstream.slot():
-            reply = await self._upstream.submit(f"{self._queue}/{job.upstream_model}", deadline=deadline,
-                                                headers={**self._key, "Content-Type": "application/json"},
-                                                body=orjson.dumps(request_body(job)))
-            accepted = reply.json(NAME) if reply.status in (200, 201, 202) else None
-            request_id = str(accepted.get("request_id")) if accepted else None
-            log_call(self.name, "submit", reply.status, request_id)
-            if accepted is None:
-                raise submit_error_for(reply, job.upstream_model)
+            accepted: dict[str, Any] | None
+            if resumption is not None and resumption.saved is not None:
+                accepted, request_id = _resumed(resumption.saved.get(0))
+            else:
+                reply = await self._upstream.submit(f"{self._queue}/{job.upstream_model}", deadline=deadline,
+                                                    headers={**self._key, "Content-Type": "application/json"},
+                                                    body=orjson.dumps(request_body(job)))
+                accepted = reply.json(NAME) if reply.status in (200, 201, 202) else None
+                request_id = str(accepted.get("request_id")) if accepted else None
+                log_call(self.name, "submit", reply.status, request_id)
+                if accepted is None:
+                    raise submit_error_for(reply, job.upstream_model)
+            assert accepted is not None
             try:
+                if resumption is not None and resumption.saved is None:
+                    await resumption.on_accepted(0, {"request_id": request_id or "",
+                                                     "status_url": str(accepted.get("status_url", "")),
+                                                     "response_url": str(accepted.get("response_url", ""))})
                 output = await self._await_output(accepted, request_id, deadline)
             except PerfError as error:
                 error.retry_safe = False  # accepted: asking again (here or elsewhere) may pay twice
@@ -119,6 +132,14 @@ class FalProvider:
         if not isinstance(url, str):
             raise UpstreamError(f"{NAME} returned an image without a url")
         return await self._fetcher.image(url, self._delivery, deadline)
+
+
+def _resumed(handle: dict[str, str] | None) -> tuple[dict[str, Any], str | None]:
+    """A request queued under a worker that stopped: its saved queue URLs (checked again before use)."""
+    if handle is None:
+        raise UpstreamError(f"the server running this job stopped while submitting it to {NAME}; it is not "
+                            "submitted again (the first submission may have been charged)", retry_safe=False)
+    return dict(handle), handle.get("request_id") or None
 
 
 def request_body(job: GenerationJob) -> dict[str, Any]:

@@ -7,6 +7,10 @@
         "output": "<uri>" | ["<uri>", ...] | null, "error", "urls": {"get", "cancel", ...}}
     not finished within the wait → poll GET urls.get until it is
 
+Async jobs (server/jobs/) get each created prediction's id and `urls.get` through
+GenerationJob.resumption; a job taken over from a worker that stopped polls those and never creates
+the prediction again (one killed during the create's wait has no handle: it fails, not retried).
+
 `Prefer: wait` holds the request until the prediction finishes or the wait runs out, so most answers
 come on the first call. One prediction per image (FLUX1.1 [pro] makes one), fanned out for n. A
 created prediction is never created again (it may be billed); a 503 to the create accepted nothing.
@@ -54,24 +58,34 @@ class ReplicateProvider:
 
     async def generate(self, job: GenerationJob) -> GenerationResult:
         deadline = Deadline.of(job.deadline, self._default_deadline_s)
-        images, filtered = await gather_images(job.n, lambda i: self._prediction(job, deadline), NAME)
+        images, filtered = await gather_images(job.n, lambda i: self._prediction(job, i, deadline), NAME)
         conformed = [await conform(image, job.width, job.height) for image in images]
         return GenerationResult(images=tuple(conformed), revised_prompt=job.prompt, model_used=job.upstream_model,
                                 filtered=filtered)
 
-    async def _prediction(self, job: GenerationJob, deadline: Deadline) -> GeneratedImage | None:
+    async def _prediction(self, job: GenerationJob, index: int, deadline: Deadline) -> GeneratedImage | None:
+        resumption = job.resumption
         async with self._upstream.slot():
-            wait = max(1, min(MAX_WAIT_S, int(deadline.remaining()) - 1))
-            reply = await self._upstream.submit(
-                f"{self._base}/v1/models/{job.upstream_model}/predictions", deadline=deadline,
-                headers={**self._auth, "Content-Type": "application/json", "Prefer": f"wait={wait}"},
-                body=orjson.dumps({"input": prediction_input(job)}))
-            created = reply.json(NAME) if reply.status in (200, 201, 202) else None
-            prediction_id = str(created.get("id")) if created else None
-            log_call(self.name, "create", reply.status, prediction_id)
-            if created is None:
-                raise create_error_for(reply, job.upstream_model)
+            created: dict[str, Any] | None
+            if resumption is not None and resumption.saved is not None:
+                created, prediction_id = _resumed(resumption.saved.get(index))
+            else:
+                wait = max(1, min(MAX_WAIT_S, int(deadline.remaining()) - 1))
+                reply = await self._upstream.submit(
+                    f"{self._base}/v1/models/{job.upstream_model}/predictions", deadline=deadline,
+                    headers={**self._auth, "Content-Type": "application/json", "Prefer": f"wait={wait}"},
+                    body=orjson.dumps({"input": prediction_input(job)}))
+                created = reply.json(NAME) if reply.status in (200, 201, 202) else None
+                prediction_id = str(created.get("id")) if created else None
+                log_call(self.name, "create", reply.status, prediction_id)
+                if created is None:
+                    raise create_error_for(reply, job.upstream_model)
+            assert created is not None
             try:
+                if resumption is not None and resumption.saved is None:
+                    urls = created.get("urls")
+                    get_url = urls.get("get") if isinstance(urls, dict) else None
+                    await resumption.on_accepted(index, {"id": prediction_id or "", "get": str(get_url or "")})
                 done = await self._finished(created, prediction_id, deadline)
                 return await self._output(done, deadline)
             except PerfError as error:
@@ -115,6 +129,14 @@ class ReplicateProvider:
         if not isinstance(url, str):
             raise UpstreamError(f"{NAME} prediction succeeded without an output image")
         return await self._fetcher.image(url, self._delivery, deadline)
+
+
+def _resumed(handle: dict[str, str] | None) -> tuple[dict[str, Any], str | None]:
+    """A prediction created under a worker that stopped, as far as polling it again goes."""
+    if handle is None:
+        raise UpstreamError(f"the server running this job stopped while creating its {NAME} prediction; it is not "
+                            "created again (the first may have been billed)", retry_safe=False)
+    return {"id": handle.get("id"), "status": "starting", "urls": {"get": handle.get("get")}}, handle.get("id") or None
 
 
 def prediction_input(job: GenerationJob) -> dict[str, Any]:

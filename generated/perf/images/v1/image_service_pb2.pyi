@@ -446,3 +446,87 @@ class ProviderUsage(_message.Message):
     provider: str
     totals: UsageTotals
     def __init__(self, provider: _Optional[str] = ..., totals: _Optional[_Union[UsageTotals, _Mapping]] = ...) -> None: ...
+
+class SubmitJobRequest(_message.Message):
+    __slots__ = ("generation", "edit", "webhook_url")
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
+    generation: GenerateImagesRequest
+    edit: EditImagesRequest
+    webhook_url: str
+    def __init__(self, generation: _Optional[_Union[GenerateImagesRequest, _Mapping]] = ..., edit: _Optional[_Union[EditImagesRequest, _Mapping]] = ..., webhook_url: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("limit", "after")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    after: str
+    def __init__(self, limit: _Optional[int] = ..., after: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("data", "has_more", "first_id", "last_id")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
+    data: _containers.RepeatedCompositeFieldContainer[Job]
+    has_more: bool
+    first_id: str
+    last_id: str
+    def __init__(self, data: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., has_more: _Optional[bool] = ..., first_id: _Optional[str] = ..., last_id: _Optional[str] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "object", "status", "created", "kind", "model", "completed_at", "result", "error", "webhook")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    object: str
+    status: str
+    created: int
+    kind: str
+    model: str
+    completed_at: int
+    result: GenerateImagesResponse
+    error: JobError
+    webhook: WebhookDelivery
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., status: _Optional[str] = ..., created: _Optional[int] = ..., kind: _Optional[str] = ..., model: _Optional[str] = ..., completed_at: _Optional[int] = ..., result: _Optional[_Union[GenerateImagesResponse, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., webhook: _Optional[_Union[WebhookDelivery, _Mapping]] = ...) -> None: ...
+
+class JobError(_message.Message):
+    __slots__ = ("type", "message", "param", "code")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAM_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    message: str
+    param: str
+    code: str
+    def __init__(self, type: _Optional[str] = ..., message: _Optional[str] = ..., param: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class WebhookDelivery(_message.Message):
+    __slots__ = ("url", "status", "attempts", "last_status")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATUS_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    status: str
+    attempts: int
+    last_status: int
+    def __init__(self, url: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., last_status: _Optional[int] = ...) -> None: ...

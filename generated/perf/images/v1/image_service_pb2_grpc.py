@@ -84,6 +84,31 @@ class ImageServiceStub:
                 request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Usage.FromString,
                 _registered_method=True)
+        self.SubmitJob = channel.unary_unary(
+                '/perf.images.v1.ImageService/SubmitJob',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.SubmitJobRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/perf.images.v1.ImageService/GetJob',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/perf.images.v1.ImageService/CancelJob',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/perf.images.v1.ImageService/ListJobs',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/perf.images.v1.ImageService/WatchJob',
+                request_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
@@ -162,6 +187,42 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitJob(self, request, context):
+        """Async jobs (README "Jobs and webhooks"). POST /v1/images/jobs: admitted now (limits and cost
+        reserved, a refusal answered as the synchronous call would be), run by a worker, billed once done.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """GET /v1/images/jobs/{id}: the calling key's job (another key's is NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """POST /v1/images/jobs/{id}/cancel
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """GET /v1/images/jobs?limit=&after=: the calling key's jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """The job now, then again at every change of its status or webhook delivery, ending once it is finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -214,6 +275,31 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetUsageRequest.FromString,
                     response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Usage.SerializeToString,
+            ),
+            'SubmitJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitJob,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.SubmitJobRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.ListJobsRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.FromString,
+                    response_serializer=perf_dot_images_dot_v1_dot_image__service__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +572,141 @@ class ImageService:
             '/perf.images.v1.ImageService/GetUsage',
             perf_dot_images_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
             perf_dot_images_dot_v1_dot_image__service__pb2.Usage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/SubmitJob',
+            perf_dot_images_dot_v1_dot_image__service__pb2.SubmitJobRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/GetJob',
+            perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/CancelJob',
+            perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/perf.images.v1.ImageService/ListJobs',
+            perf_dot_images_dot_v1_dot_image__service__pb2.ListJobsRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/perf.images.v1.ImageService/WatchJob',
+            perf_dot_images_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+            perf_dot_images_dot_v1_dot_image__service__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""Durable async image jobs and their signed webhooks (README "Jobs and webhooks")."""
