@@ -37,7 +37,8 @@ async def watch_backends(health_servicer: health.aio.HealthServicer, store: Stor
         except Exception as error:  # any failure to answer is "down" for readiness
             healthy = False
             if serving:
-                log.error("a backend is down, reporting NOT_SERVING: %r", error)
+                # Type and message: some reprs say neither (redis-py 8: "server:ResponseError").
+                log.error("a backend is down, reporting NOT_SERVING: %s: %s", type(error).__name__, error)
         if healthy != serving:
             serving = healthy
             status = health_pb2.HealthCheckResponse.SERVING if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
