@@ -24,6 +24,7 @@ from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, SlowBody, json_
 from gateway.errors import error_response, forwarded_headers, from_rpc_error, public_error
 from gateway.forms import UploadTooLarge
 from gateway.images import create_images, create_variation, edit_images, get_image
+from gateway.openapi import openapi_routes
 from gateway.translate import (
     BadRequest,
     model_json,
@@ -164,4 +165,6 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(admin_stub_context)
     app.router.add_routes(build_handlers())
     app.router.add_routes(console_routes(settings.public_url))
+    # The contract of all of the above (gateway/openapi.json); a route added here needs its entry there.
+    app.router.add_routes(openapi_routes(settings.public_url))
     return app

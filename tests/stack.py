@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.openapi_check import check_response
+
 ROOT = Path(__file__).resolve().parent.parent
+# host:port of every gateway a Stack started: http() holds their responses to the OpenAPI document.
+GATEWAYS: set[str] = set()
 
 
 def free_port() -> int:
@@ -43,9 +47,13 @@ def http(method: str, url: str, body: bytes | str | dict[str, Any] | None = None
         conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=payload,
                      headers=headers or {})
         raw = conn.getresponse()
-        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
+        response = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
     finally:
         conn.close()
+    if parts.netloc in GATEWAYS:
+        # Every answer a test receives from a gateway must be one the document promises.
+        check_response(method, parts.path, response.status, response.headers, response.body)
+    return response
 
 
 @dataclass
@@ -87,6 +95,7 @@ class Stack:
                                        stdout=subprocess.PIPE, stderr=open(self.data_dir / "server.log", "wb"))
         self._stdout: list[str] = []
         threading.Thread(target=self._collect_stdout, daemon=True).start()
+        GATEWAYS.add(f"127.0.0.1:{self.http_port}")
         self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()
