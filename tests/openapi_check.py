@@ -7,7 +7,7 @@ protocol-level refusal the document's description allows on every route: 400, 40
 413, 414, 417, 431, 501, each in the one error shape) gives what must hold: the media type is one it
 lists, every required header is present and each documented one matches its schema, a JSON body
 validates against the schema, and an event stream is frames of `event:` + one `data:` line whose JSON
-validates against the media type's `x-event-data` schema and whose `type` repeats the event name.
+validates against the event schema's `data` contentSchema and whose `type` repeats the event name.
 
 JSON Schema 2020-12 by jsonschema_rs, the engine schemathesis itself uses (so the hook and the fuzz
 run agree on what valid means); the whole document is one registry resource and every schema is a
@@ -131,7 +131,9 @@ def check_response(method: str, path: str, status: int, headers: dict[str, str],
     if media_type == "application/json":
         _validate(where, f"{media_pointer}/schema", _json(where, body))
     elif media_type == "text/event-stream":
-        _check_events(where, f"{media_pointer}/x-event-data", body)
+        # The schema is one event ({event, data}); its data's JSON is the contentSchema beside it.
+        _, event_ref = _resolve(content[media_type]["schema"])
+        _check_events(where, event_ref or f"{media_pointer}/schema", body)
 
 
 def _check_error(where: str, headers: dict[str, str], body: bytes, method: str) -> None:
@@ -178,7 +180,9 @@ def _check_events(where: str, pointer: str, body: bytes) -> None:
         lines = frame.split("\n")
         if len(lines) != 2 or not lines[0].startswith("event: ") or not lines[1].startswith("data: "):
             raise ContractViolation(f"{where}: frame is not `event:` then one `data:` line: {frame[:200]!r}")
-        name, data = lines[0].removeprefix("event: "), _json(where, lines[1].removeprefix("data: ").encode())
-        _validate(f"{where} event {name}", pointer, data)
-        if data.get("type") != name:
-            raise ContractViolation(f"{where}: event {name!r} carries type {data.get('type')!r}")
+        event = {"event": lines[0].removeprefix("event: "), "data": lines[1].removeprefix("data: ")}
+        _validate(f"{where} event", pointer, event)
+        data = _json(where, event["data"].encode())
+        _validate(f"{where} event {event['event']}", f"{pointer}/properties/data/contentSchema", data)
+        if data.get("type") != event["event"]:
+            raise ContractViolation(f"{where}: event {event['event']!r} carries type {data.get('type')!r}")
