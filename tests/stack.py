@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2
+
 from tests.openapi_check import check_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,21 @@ def http(method: str, url: str, body: bytes | str | dict[str, Any] | None = None
         # Every answer a test receives from a gateway must be one the document promises.
         check_response(method, parts.path, response.status, response.headers, response.body)
     return response
+
+
+def sdk_http_client() -> httpx2.Client:
+    """A client for the official SDK (`openai.OpenAI(http_client=...)`; httpx2 is its transport) that, as
+    http() does, holds every gateway response to the OpenAPI document; the body is read here once and
+    kept for the SDK."""
+
+    def check(response: httpx2.Response) -> None:
+        url = response.request.url
+        if f"{url.host}:{url.port}" in GATEWAYS:
+            response.read()
+            check_response(response.request.method, url.path, response.status_code, dict(response.headers),
+                           response.content)
+
+    return httpx2.Client(event_hooks={"response": [check]})
 
 
 @dataclass

@@ -7,6 +7,7 @@ answers is checked against the document by tests/openapi_check.py and the schema
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema_rs
@@ -116,6 +117,15 @@ def test_the_checker_refuses_what_the_document_does_not_promise() -> None:
     """The hook in tests/stack.py must be able to fail: each of these breaks one promise."""
     ok = {"x-request-id": "req_1", "content-type": "application/json"}
     openapi_check.check_response("GET", "/healthz", 200, ok, b'{"status":"ok"}')
+    perf = {"request_id": "req_1", "model_used": "gpt-image-2", "size": "1024x1024", "quality": "high",
+            "cost_usd": 0.167, "latency_ms": 9}
+    common = {"b64_json": "iVBORw0KGgo=", "created_at": 1, "size": "1024x1024", "quality": "high",
+              "background": "opaque", "output_format": "png"}
+    stream = b"".join(b"event: " + kind.encode() + b"\ndata: " + json.dumps({"type": kind, **common, **extra}).encode()
+                      + b"\n\n" for kind, extra in (("image_generation.partial_image", {"partial_image_index": 0}),
+                                                     ("image_generation.completed", {"perf": perf})))
+    sse = {**ok, "content-type": "text/event-stream; charset=utf-8"}
+    openapi_check.check_response("POST", "/v1/images/generations", 200, sse, stream)
     breaks = [
         ("GET", "/healthz", 200, ok, b'{"status":"fine"}'),  # body off-schema
         ("GET", "/healthz", 200, {"content-type": "application/json"}, b'{"status":"ok"}'),  # no request id
@@ -123,8 +133,10 @@ def test_the_checker_refuses_what_the_document_does_not_promise() -> None:
         ("GET", "/healthz", 200, {**ok, "content-type": "text/plain"}, b"ok"),  # media type not documented
         ("GET", "/nowhere", 200, ok, b"{}"),  # no such path, yet not a refusal
         ("GET", "/nowhere", 404, ok, b'{"detail":"Not Found"}'),  # a refusal not in the error shape
-        ("POST", "/v1/images/generations", 200, {**ok, "content-type": "text/event-stream"},
-         b'event: image_generation.completed\ndata: {"type":"image_generation.partial_image"}\n\n'),
+        ("POST", "/v1/images/generations", 200, sse, stream.replace(b"event: image_generation.completed",
+                                                                     b"event: image_edit.completed")),
+        ("POST", "/v1/images/generations", 200, sse, stream.replace(b'"perf"', b'"cost"')),
+        ("POST", "/v1/images/generations", 200, sse, stream[:-1]),  # the last frame cut short
     ]
     for method, path, status, headers, body in breaks:
         with pytest.raises(openapi_check.ContractViolation):
