@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Flaky
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -126,6 +127,15 @@ def test_stateful_scenarios_keep_the_document(fuzz_stack: Stack, fuzz_key: str) 
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
             checked(case, response, STATEFUL + case.operation.label, kwargs or None)
 
-    Scenarios.run(settings=settings(max_examples=max(4, EXAMPLES), stateful_step_count=6, deadline=None,
-                                    suppress_health_check=list(HealthCheck), database=None))
+    # Generation only: replaying or shrinking a scenario against a live server whose state moved on
+    # (keys created, rotated, revoked) makes Hypothesis see different draws and report its own flakiness.
+    # It can still notice that between two scenarios; as schemathesis's own engine does, that ends the
+    # run without failing it, unless a check failed (every failure is counted before it is raised).
+    try:
+        Scenarios.run(settings=settings(max_examples=max(4, EXAMPLES), stateful_step_count=6, deadline=None,
+                                        suppress_health_check=list(HealthCheck), database=None,
+                                        phases=[Phase.generate]))
+    except Flaky:
+        if any(label.startswith(STATEFUL) for label in FAILED):
+            raise
     assert any(label.startswith(STATEFUL) for label in SENT)
