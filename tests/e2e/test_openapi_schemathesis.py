@@ -14,6 +14,7 @@ failures, statuses) are printed at the end of the module.
 """
 from __future__ import annotations
 
+import copy
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -91,7 +92,8 @@ def load_schema() -> Any:
     known yet); GET /openapi.json serving this very document is checked below."""
     # (schemathesis.pytest.from_fixture would fetch it from the live gateway, but its lazy loader sets
     # pytest's private Node._nodeid, which pytest 9 no longer has.)
-    loaded = schemathesis.openapi.from_dict(openapi_check.document())
+    # A copy: schemathesis annotates the dict it is given, and the checker's cached document must stay as written.
+    loaded = schemathesis.openapi.from_dict(copy.deepcopy(openapi_check.document()))
     loaded.config.update(request_timeout=30)
     loaded.config.generation.update(max_examples=EXAMPLES)
     loaded.config.phases.update(phases=["examples", "coverage", "fuzzing", "stateful"])
