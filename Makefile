@@ -29,8 +29,11 @@ test: $(STAMP) $(NODE_STAMP)
 
 # The property-based fuzz of tests/fuzz at 20,000 cases (`make test` runs it at 2,400); prints the
 # count of cases and violations. PERF_FUZZ_SEED=<n> explores other cases than the fixed default.
+# Then schemathesis over the live gateway against gateway/openapi.json, 200 fuzzed cases per operation
+# (`make test`: 8); it prints operations, cases sent and statuses seen.
 fuzz: $(STAMP)
 	PERF_FUZZ_EXAMPLES=$${PERF_FUZZ_EXAMPLES:-20000} $(PY) -m pytest -q tests/fuzz
+	PERF_SCHEMATHESIS_EXAMPLES=$${PERF_SCHEMATHESIS_EXAMPLES:-200} $(PY) -m pytest -q tests/e2e/test_openapi_schemathesis.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check server gateway contract tests bench scripts

@@ -29,6 +29,7 @@ from gateway.images import create_images, create_variation, edit_images, get_ima
 from gateway.jobs import job_routes
 from gateway.metrics import GatewayMetrics, metrics_handler, start_own_exporter
 from gateway.observe import METRICS, observe
+from gateway.openapi import openapi_routes
 from gateway.translate import (
     BadRequest,
     model_json,
@@ -188,4 +189,6 @@ def build_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(admin_stub_context)
     app.router.add_routes(build_handlers())
     app.router.add_routes(console_routes(settings.public_url))
+    # The contract of all of the above (gateway/openapi.json); a route added here needs its entry there.
+    app.router.add_routes(openapi_routes(settings.public_url))
     return app

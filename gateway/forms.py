@@ -37,6 +37,18 @@ class Form:
 async def read_form(request: web.Request, max_file_bytes: int, max_total_bytes: int) -> Form:
     if request.content_type != "multipart/form-data":
         raise BadRequest("This route takes multipart/form-data (images as files, the rest as fields).")
+    try:
+        return await _parts(request, max_file_bytes, max_total_bytes)
+    except (BadRequest, UploadTooLarge):
+        raise
+    except (KeyError, ValueError, RuntimeError):
+        # aiohttp's reader: no boundary in Content-Type (KeyError), one too long or not the one the body
+        # uses (ValueError), a part encoding it does not know (RuntimeError). The client's mistake: 400.
+        raise BadRequest("The multipart body is malformed: Content-Type must carry the boundary the parts "
+                         "are separated by.") from None
+
+
+async def _parts(request: web.Request, max_file_bytes: int, max_total_bytes: int) -> Form:
     reader = await request.multipart()
     form, total = Form(), 0
     while (part := await reader.next()) is not None:

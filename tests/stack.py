@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2
+
+from tests.openapi_check import check_response
+
 ROOT = Path(__file__).resolve().parent.parent
+# host:port of every gateway a Stack started: http() holds their responses to the OpenAPI document.
+GATEWAYS: set[str] = set()
 
 
 def free_port() -> int:
@@ -43,9 +49,28 @@ def http(method: str, url: str, body: bytes | str | dict[str, Any] | None = None
         conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=payload,
                      headers=headers or {})
         raw = conn.getresponse()
-        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
+        response = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
     finally:
         conn.close()
+    if parts.netloc in GATEWAYS:
+        # Every answer a test receives from a gateway must be one the document promises.
+        check_response(method, parts.path, response.status, response.headers, response.body)
+    return response
+
+
+def sdk_http_client() -> httpx2.Client:
+    """A client for the official SDK (`openai.OpenAI(http_client=...)`; httpx2 is its transport) that, as
+    http() does, holds every gateway response to the OpenAPI document; the body is read here once and
+    kept for the SDK."""
+
+    def check(response: httpx2.Response) -> None:
+        url = response.request.url
+        if f"{url.host}:{url.port}" in GATEWAYS:
+            response.read()
+            check_response(response.request.method, url.path, response.status_code, dict(response.headers),
+                           response.content)
+
+    return httpx2.Client(event_hooks={"response": [check]})
 
 
 @dataclass
@@ -87,6 +112,7 @@ class Stack:
                                        stdout=subprocess.PIPE, stderr=open(self.data_dir / "server.log", "wb"))
         self._stdout: list[str] = []
         threading.Thread(target=self._collect_stdout, daemon=True).start()
+        GATEWAYS.add(f"127.0.0.1:{self.http_port}")
         self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()

@@ -12,14 +12,15 @@ import pytest
 from PIL import Image
 
 from tests.rawhttp import exchange
-from tests.stack import Stack, http
+from tests.stack import Stack, http, sdk_http_client
 
 # The SDK marks create_variation deprecated (OpenAI retired dall-e-2); the route here still serves it.
 pytestmark = pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
 
 
 def client(stack: Stack, key: str) -> openai.OpenAI:
-    return openai.OpenAI(api_key=key, base_url=stack.base_url + "/v1", max_retries=0, timeout=30)
+    return openai.OpenAI(api_key=key, base_url=stack.base_url + "/v1", max_retries=0, timeout=30,
+                         http_client=sdk_http_client())
 
 
 def png(width: int = 512, height: int = 512, mode: str = "RGB", color: tuple[int, ...] = (200, 30, 30)) -> bytes:

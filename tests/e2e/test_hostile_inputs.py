@@ -117,3 +117,17 @@ def test_unknown_names_are_quoted_cut_short(stack: Stack, test_key: str) -> None
 def test_non_ascii_digits_in_a_size_are_400(stack: Stack, test_key: str, size: str) -> None:
     error = error_of(stack.post(GEN, {"prompt": "p", "size": size}, key=test_key), 400)
     assert error["param"] == "size"
+
+
+@pytest.mark.parametrize("content_type", [
+    "multipart/form-data",                                   # was 500: no boundary (schemathesis found it)
+    "multipart/form-data; boundary=" + "b" * 71,             # was 500: over aiohttp's 70 characters
+    "multipart/form-data; boundary=another",                 # was 500: not the boundary the body uses
+])
+@pytest.mark.parametrize("path", ["/v1/images/edits", "/v1/images/variations"])
+def test_a_multipart_body_without_its_boundary_is_400(stack: Stack, test_key: str, path: str,
+                                                      content_type: str) -> None:
+    body = b'--perfboundary\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n--perfboundary--\r\n'
+    reply = http("POST", stack.base_url + path, body, {"Authorization": f"Bearer {test_key}",
+                                                        "Content-Type": content_type})
+    assert error_of(reply, 400)["type"] == "invalid_request"

@@ -6,12 +6,13 @@ import base64
 import openai
 import pytest
 
-from tests.stack import Stack
+from tests.stack import Stack, sdk_http_client
 
 
 def client(stack: Stack, key: str) -> openai.OpenAI:
     # max_retries=0: a retry would hide which status the gateway really returned.
-    return openai.OpenAI(api_key=key, base_url=stack.base_url + "/v1", max_retries=0, timeout=30)
+    return openai.OpenAI(api_key=key, base_url=stack.base_url + "/v1", max_retries=0, timeout=30,
+                         http_client=sdk_http_client())
 
 
 def test_sdk_generates_url_and_b64(stack: Stack, test_key: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from server.catalog.loader import DEFAULT_PATH
 from tests.fakes.upstreams import Upstreams
-from tests.stack import Stack, free_port
+from tests.stack import Stack, free_port, sdk_http_client
 
 GEN = "/v1/images/generations"
 
@@ -47,7 +47,8 @@ def stack(upstreams: Upstreams, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def sdk(stack: Stack, upstreams: Upstreams) -> openai.OpenAI:
     upstreams.reset()
     # The SDK's defaults: two retries on 408/409/429/5xx, unless the response forbids them.
-    return openai.OpenAI(api_key=stack.create_key("live"), base_url=stack.base_url + "/v1", timeout=30)
+    return openai.OpenAI(api_key=stack.create_key("live"), base_url=stack.base_url + "/v1", timeout=30,
+                         http_client=sdk_http_client())
 
 
 def test_failure_after_the_upstream_charged_is_not_retried_by_the_sdk(sdk: openai.OpenAI,
