@@ -7,15 +7,17 @@ glibc's defaults):
 
 - M_ARENA_MAX 2: at most two arenas to hold freed memory, whatever the thread count;
 - `trim_forever()` calls malloc_trim(0) every few seconds, which hands every free page of every arena
-  back to the kernel (madvise), the middle of the heap included: this is what returns a burst;
-- M_MMAP_THRESHOLD fixed at 4 MiB and M_TRIM_THRESHOLD at 64 MiB: an image-sized buffer (a 1.5 MB
-  base64 body, its decoded bytes, the gRPC message) comes from the heap and is reused warm by the next
-  request. An earlier setting put every buffer over 256 KiB in its own mmap, returned at free; each
-  request then paid zero-filled page faults for every copy, which more than doubled the CPU per
-  1.5 MB request (gateway 5.9 → 2.1 ms, server 11 → 4.8 ms, 16 connections, wrk) for no gain in
-  memory: 1,000 × 1.5 MB held against a 2 s upstream peaked at 1,181 MB (1,096 before) and settled
-  30 s later at 178 MB either way, from 135 MB idle. Fixing the threshold also stops glibc's dynamic
-  rise to 32 MiB, so larger images (4K and up) still get a mapping of their own.
+  back to the kernel (madvise), the middle of the heap included;
+- a fixed M_MMAP_THRESHOLD (which also stops glibc's dynamic rise to 32 MiB), chosen per process:
+  - the server keeps image-sized buffers on the heap (threshold 4 MiB, M_TRIM_THRESHOLD 64 MiB), where
+    the next request reuses them warm. With every buffer over 256 KiB in a mapping of its own, each
+    copy of a 1.5 MB image paid fresh zero-filled page faults: 11 ms of server CPU per request instead of
+    4.8 (16 connections, wrk), and its memory after a burst was the same either way (1,000 × 1.5 MB held
+    against a 2 s upstream: 102-104 MB 30 s later, from 80 MB idle);
+  - the gateway maps buffers over 256 KiB (returned to the kernel at free). On the heap it too spends
+    less CPU (5.9 → 2.1 ms per 1.5 MB request), but after the same burst it kept 83-133 MB instead of
+    77 (58 MB idle), which breaks the "back to 1.5× idle" bound: its response buffers and the sockets'
+    write buffers fragment the heap in a way trimming does not undo.
 
 Other C libraries (musl) ignore all of this: the calls are made only when glibc's symbols exist.
 """
@@ -33,8 +35,9 @@ log = logging.getLogger("perf.allocator")
 M_ARENA_MAX = -8
 M_MMAP_THRESHOLD = -3
 M_TRIM_THRESHOLD = -1
-MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
-TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
+# (mmap threshold, trim threshold) for a process that reuses image buffers, and for one that maps them.
+HEAP_IMAGES = (4 * 1024 * 1024, 64 * 1024 * 1024)
+MAPPED_IMAGES = (256 * 1024, 128 * 1024)
 ARENA_MAX = 2
 TRIM_INTERVAL_S = 5.0
 
@@ -51,13 +54,14 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
-def tune(env: Mapping[str, str] | None = None) -> bool:
-    """Apply the settings above; True when they took effect."""
+def tune(env: Mapping[str, str] | None = None, images_on_heap: bool = False) -> bool:
+    """Apply the settings above (the server passes images_on_heap=True); True when they took effect."""
     env = os.environ if env is None else env
     if _LIBC is None or env.get("PERF_MALLOC_TUNING", "1") == "0":
         return False
-    ok = all(_LIBC.mallopt(option, value) == 1 for option, value in ((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
-                                                                     (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES),
+    mmap_threshold, trim_threshold = HEAP_IMAGES if images_on_heap else MAPPED_IMAGES
+    ok = all(_LIBC.mallopt(option, value) == 1 for option, value in ((M_MMAP_THRESHOLD, mmap_threshold),
+                                                                     (M_TRIM_THRESHOLD, trim_threshold),
                                                                      (M_ARENA_MAX, ARENA_MAX)))
     if not ok:
         log.warning("mallopt refused the allocator settings; glibc defaults stay")

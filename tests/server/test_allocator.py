@@ -21,6 +21,7 @@ def run(code: str, **env: str) -> str:
 
 def test_tuning_applies_and_trimming_runs() -> None:
     assert run("from contract import allocator; print(allocator.tune()); allocator.trim()") == "True"
+    assert run("from contract import allocator; print(allocator.tune(images_on_heap=True))") == "True"
 
 
 def test_tuning_can_be_turned_off() -> None:
