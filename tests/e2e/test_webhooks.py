@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from tests import openapi_check
 from tests.fakes.server import FakeServer
 from tests.stack import Stack
 
@@ -47,6 +48,9 @@ def receiver() -> Iterator[Receiver]:
         yield hooks
     finally:
         hooks.server.stop()
+    # Every delivery is what the document's `webhooks` section promises (headers and body).
+    for headers, body in hooks.received:
+        openapi_check.check_webhook("imageJobFinished", headers, body)
 
 
 @pytest.fixture()

@@ -145,3 +145,24 @@ def test_the_checker_refuses_what_the_document_does_not_promise() -> None:
     for method, path, status, headers, body in breaks:
         with pytest.raises(openapi_check.ContractViolation):
             openapi_check.check_response(method, path, status, headers, body)
+
+
+def test_the_webhook_checker_refuses_what_the_document_does_not_promise() -> None:
+    """tests/e2e/test_webhooks.py holds every delivery to the `webhooks` section: it must be able to fail."""
+    operation = DOCUMENT["webhooks"]["imageJobFinished"]["post"]
+    event = operation["requestBody"]["content"]["application/json"]["example"]
+    headers = {p["name"]: p["example"] for p in operation["parameters"]} | {"Content-Type": "application/json"}
+    openapi_check.check_webhook("imageJobFinished", headers, json.dumps(event).encode())
+    hook = {"url": "https://example.com/h", "status": "delivered", "attempts": 1, "last_status": 200}
+    breaks = [
+        ({k: v for k, v in headers.items() if k != "webhook-id"}, event),  # no webhook-id
+        ({**headers, "webhook-signature": "sha256=abc"}, event),  # not a Standard Webhooks signature
+        ({**headers, "Content-Type": "text/plain"}, event),
+        (headers, {**event, "type": "image.job.queued"}),
+        (headers, {**event, "data": {**event["data"], "webhook": hook}}),  # its own delivery state
+        (headers, {**event, "data": {**event["data"], "status": "running", "completed_at": None}}),
+        (headers, {**event, "data": {k: v for k, v in event["data"].items() if k != "perf"}}),  # succeeded, no perf
+    ]
+    for broken_headers, body in breaks:
+        with pytest.raises(openapi_check.ContractViolation):
+            openapi_check.check_webhook("imageJobFinished", broken_headers, json.dumps(body).encode())
