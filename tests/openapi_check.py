@@ -189,3 +189,24 @@ def _check_events(where: str, pointer: str, body: bytes) -> None:
         _validate(f"{where} event {event['event']}", f"{pointer}/properties/data/contentSchema", data)
         if data.get("type") != event["event"]:
             raise ContractViolation(f"{where}: event {event['event']!r} carries type {data.get('type')!r}")
+
+
+def check_webhook(name: str, headers: dict[str, str], body: bytes) -> None:
+    """Raises ContractViolation unless a webhook request our server sent (to a test receiver) is what the
+    document's `webhooks/<name>` promises: its required headers, each matching its schema, and its JSON body."""
+    pointer = f"#/webhooks/{_escape(name)}/post"
+    operation = document()["webhooks"][name]["post"]
+    lowered = {key.lower(): value for key, value in headers.items()}
+    where = f"webhook {name}"
+    for index, parameter in enumerate(operation.get("parameters", [])):
+        value = lowered.get(parameter["name"].lower())
+        if value is None:
+            if parameter.get("required"):
+                raise ContractViolation(f"{where}: required header {parameter['name']} missing")
+            continue
+        _validate(f"{where} header {parameter['name']}", f"{pointer}/parameters/{index}/schema", value)
+    media_type = lowered.get("content-type", "").split(";", 1)[0].strip()
+    content = operation["requestBody"]["content"]
+    if media_type not in content:
+        raise ContractViolation(f"{where}: content-type {media_type!r} not one of {', '.join(content)}")
+    _validate(where, f"{pointer}/requestBody/content/{_escape(media_type)}/schema", _json(where, body))

@@ -5,6 +5,7 @@ A job is the caller's alone: another key asking for it gets not_found, as for an
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -28,6 +29,10 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 AFTER_EVERY_ID = "job_~"  # sorts after every job id: the first page
 WATCH_INTERVAL_S = 0.25
+# What a job id (ordered_id("job_")) can be made of: anything else names no job, and must not reach the
+# store (PostgreSQL refuses a NUL in text with an error of its own, which would be a 500).
+JOB_ID = re.compile(r"job_[0-9A-Za-z_-]{1,64}")
+CURSOR = re.compile(r"[0-9A-Za-z_~-]{1,68}")
 
 
 class JobService:
@@ -87,6 +92,8 @@ class JobService:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}", param="limit")
         after = request.after if request.HasField("after") and request.after else AFTER_EVERY_ID
+        if not CURSOR.fullmatch(after):
+            raise InvalidRequest("after must be a job id (the last_id of the previous page)", param="after")
         with backend("database"):
             rows = await self._store.list_jobs(call.caller.id, after, limit + 1)
         page = [job_message(row) for row in rows[:limit]]
@@ -108,7 +115,7 @@ class JobService:
 
     async def _owned(self, job_id: str, call: Call) -> JobRow:
         with backend("database"):
-            row = await self._store.get_job(job_id) if job_id.startswith("job_") else None
+            row = await self._store.get_job(job_id) if JOB_ID.fullmatch(job_id) else None
         if row is None or row.key_id != call.caller.id:
             raise NotFound(f"No job with id '{echo(job_id)}'", param="id")
         return row

@@ -8,6 +8,7 @@ redirects are not followed.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from yarl import URL
 
@@ -15,6 +16,8 @@ from server.errors import InvalidRequest
 from server.providers.fetch import is_public_address
 
 MAX_URL_CHARS = 2048
+# A DNS name as a webhook can reach it (a non-ASCII name goes in its punycode spelling).
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 
 
 def checked_webhook_url(url: str, insecure_hosts: frozenset[str]) -> str:
@@ -24,6 +27,10 @@ def checked_webhook_url(url: str, insecure_hosts: frozenset[str]) -> str:
 
     if len(url) > MAX_URL_CHARS:
         raise refuse(f"is longer than {MAX_URL_CHARS} characters")
+    # Printable ASCII only: a NUL could not even be stored (PostgreSQL refuses it in text), and a space
+    # or control character is no URL a receiver has; percent-encode the rest.
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise refuse("must be printable ASCII without spaces (percent-encode the rest; punycode a non-ASCII host)")
     try:
         parsed = URL(url)
         host, port = (parsed.raw_host or "").lower(), parsed.port
@@ -39,6 +46,8 @@ def checked_webhook_url(url: str, insecure_hosts: frozenset[str]) -> str:
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        if not HOST_NAME.fullmatch(host):
+            raise refuse("has a host that is neither a DNS name nor an IP address") from None
         return url
     if not trusted and not is_public_address(literal):
         raise refuse("points at a private or reserved address")

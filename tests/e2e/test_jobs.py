@@ -97,6 +97,22 @@ def test_a_job_belongs_to_its_key(stack: Stack, test_key: str) -> None:
     assert stack.get(f"{JOBS}/{job_id}", key=test_key).status == 200
 
 
+def test_what_cannot_be_a_job_id_names_no_job_on_either_store(make_stack, backends: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """A NUL (PostgreSQL refuses it in text) or any other character no job id has is a client mistake, not a 500."""
+    stack = make_stack(**backends)
+    key = stack.create_key("test")
+    for reply in (stack.get(f"{JOBS}/job_%00", key=key), stack.post(f"{JOBS}/job_%00/cancel", {}, key=key),
+                  stack.get(f"{JOBS}/job_%C3%A9", key=key)):
+        assert reply.status == 404 and reply.json()["error"]["param"] == "id", reply.body
+    for after in ("%00", "job_%00", "job%20x", "job_%C3%A9"):
+        reply = stack.get(f"{JOBS}?after={after}", key=key)
+        assert reply.status == 400 and reply.json()["error"]["param"] == "after", reply.body
+    submitted = stack.post(JOBS, {"prompt": "p", "model": "dall-e-2", "webhook_url": "https://example.com/\u0000"},
+                           key=key)
+    assert submitted.status == 400 and submitted.json()["error"]["param"] == "webhook_url", submitted.body
+    assert "Traceback" not in stack.server_log()
+
+
 def test_cancel_a_running_job(make_stack) -> None:  # type: ignore[no-untyped-def]
     stack = make_stack(PERF_SANDBOX_LATENCY_MS="5000", **FAST)
     key = stack.create_key("test")

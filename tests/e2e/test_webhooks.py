@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from tests import openapi_check
 from tests.fakes.server import FakeServer
 from tests.stack import Stack
 
@@ -47,6 +48,9 @@ def receiver() -> Iterator[Receiver]:
         yield hooks
     finally:
         hooks.server.stop()
+    # Every delivery is what the document's `webhooks` section promises (headers and body).
+    for headers, body in hooks.received:
+        openapi_check.check_webhook("imageJobFinished", headers, body)
 
 
 @pytest.fixture()
@@ -130,7 +134,10 @@ def test_a_rotated_secret_signs_from_then_on(hooked: Stack, receiver: Receiver) 
 
 @pytest.mark.parametrize("url", ["http://example.com/hook", "https://127.0.0.1/hook", "https://10.0.0.8:8443/x",
                                  "https://[::1]/x", "https://user:pw@example.com/x", "ftp://example.com/x",
-                                 "not a url", "https://169.254.169.254/latest/meta-data"])
+                                 "not a url", "https://169.254.169.254/latest/meta-data",
+                                 # no URL a receiver has (and a NUL PostgreSQL could not store: it was a 500)
+                                 "https://exa mple.com/x", "https://example.com/\u0000", "https://exa%20mple.com/x",
+                                 "https://bücher.example/x"])
 def test_webhook_urls_follow_the_download_rules(stack: Stack, test_key: str, url: str) -> None:
     reply = stack.post(JOBS, {"prompt": "p", "model": "dall-e-2", "webhook_url": url}, key=test_key)
     assert reply.status == 400, reply.body

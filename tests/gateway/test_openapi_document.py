@@ -17,7 +17,7 @@ import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
 from contract.errors import ERROR_KINDS
-from gateway import admin_translate, forms, translate
+from gateway import admin_translate, forms, jobs, translate
 from gateway.app import build_app
 from gateway.config import GatewaySettings
 from gateway.openapi import load_document
@@ -58,9 +58,13 @@ def test_request_bodies_and_queries_name_exactly_what_the_gateway_accepts() -> N
     assert schema_properties("ImageGenerationRequest") == translate.GENERATION_FIELDS
     assert schema_properties("ImageEditRequest") == forms.EDIT_TEXT | forms.FILE_FIELDS
     assert schema_properties("ImageVariationRequest") == forms.VARIATION_TEXT | {"image"}
+    # A job takes the synchronous request plus where to say it has finished.
+    assert schema_properties("ImageJobGenerationRequest") == translate.GENERATION_FIELDS | {"webhook_url"}
+    assert schema_properties("ImageJobEditRequest") == forms.EDIT_TEXT | forms.FILE_FIELDS | {"webhook_url"}
     assert schema_properties("CreateKeyRequest") == admin_translate.CREATE_FIELDS
     assert schema_properties("UpdateKeyRequest") == admin_translate.UPDATE_FIELDS
     assert query_names("/v1/usage") == translate.USAGE_PARAMS
+    assert query_names("/v1/images/jobs") == jobs.LIST_PARAMS
     assert query_names("/admin/v1/usage") == admin_translate.USAGE_PARAMS
     assert query_names("/admin/v1/generations") == admin_translate.GENERATION_PARAMS
     assert query_names("/admin/v1/audit") == admin_translate.AUDIT_PARAMS
@@ -86,8 +90,8 @@ def _examples(node: Any, pointer: str) -> list[tuple[str, Any]]:
     return found
 
 
-EXAMPLES = _examples(DOCUMENT["paths"], "#/paths") + _examples(DOCUMENT["components"]["responses"],
-                                                              "#/components/responses")
+EXAMPLES = (_examples(DOCUMENT["paths"], "#/paths") + _examples(DOCUMENT["webhooks"], "#/webhooks")
+            + _examples(DOCUMENT["components"]["responses"], "#/components/responses"))
 
 
 def test_there_are_examples_including_the_seeds() -> None:
@@ -141,3 +145,24 @@ def test_the_checker_refuses_what_the_document_does_not_promise() -> None:
     for method, path, status, headers, body in breaks:
         with pytest.raises(openapi_check.ContractViolation):
             openapi_check.check_response(method, path, status, headers, body)
+
+
+def test_the_webhook_checker_refuses_what_the_document_does_not_promise() -> None:
+    """tests/e2e/test_webhooks.py holds every delivery to the `webhooks` section: it must be able to fail."""
+    operation = DOCUMENT["webhooks"]["imageJobFinished"]["post"]
+    event = operation["requestBody"]["content"]["application/json"]["example"]
+    headers = {p["name"]: p["example"] for p in operation["parameters"]} | {"Content-Type": "application/json"}
+    openapi_check.check_webhook("imageJobFinished", headers, json.dumps(event).encode())
+    hook = {"url": "https://example.com/h", "status": "delivered", "attempts": 1, "last_status": 200}
+    breaks = [
+        ({k: v for k, v in headers.items() if k != "webhook-id"}, event),  # no webhook-id
+        ({**headers, "webhook-signature": "sha256=abc"}, event),  # not a Standard Webhooks signature
+        ({**headers, "Content-Type": "text/plain"}, event),
+        (headers, {**event, "type": "image.job.queued"}),
+        (headers, {**event, "data": {**event["data"], "webhook": hook}}),  # its own delivery state
+        (headers, {**event, "data": {**event["data"], "status": "running", "completed_at": None}}),
+        (headers, {**event, "data": {k: v for k, v in event["data"].items() if k != "perf"}}),  # succeeded, no perf
+    ]
+    for broken_headers, body in breaks:
+        with pytest.raises(openapi_check.ContractViolation):
+            openapi_check.check_webhook("imageJobFinished", broken_headers, json.dumps(body).encode())
