@@ -45,6 +45,11 @@ class JobService:
         self._insecure = insecure_hosts
 
     async def submit(self, submit: pb.SubmitJobRequest, call: Call) -> pb.Job:
+        if call.idempotency_key is not None:
+            # Ignored, a retried submission would be a second job and a second charge: refused instead,
+            # until submissions are idempotent (the job id is the handle to come back to).
+            raise InvalidRequest("Idempotency-Key is not accepted on job submission: a job's id is the handle to "
+                                 "come back to; resubmit only when no 202 arrived", param="Idempotency-Key")
         kind, request = kind_of(submit)
         webhook = submit.webhook_url if submit.HasField("webhook_url") else ""
         if webhook:

@@ -167,6 +167,9 @@ def test_limits_refuse_at_submission_as_the_synchronous_call_does(stack: Stack) 
     assert bad.status == 400 and bad.json()["error"]["param"] == "size"
     streamed = stack.post(JOBS, {"prompt": "x", "model": "dall-e-2", "stream": True}, key=key)
     assert streamed.status == 400 and streamed.json()["error"]["param"] == "stream"
+    # A retry with an Idempotency-Key would be a second job (and charge): refused, not ignored.
+    keyed = stack.post(JOBS, {"prompt": "x", "model": "dall-e-2"}, key=key, headers={"Idempotency-Key": "retry-1"})
+    assert keyed.status == 400 and keyed.json()["error"]["param"] == "Idempotency-Key"
     # Nothing was queued for the refusals: only the first job is listed.
     assert len(stack.get(JOBS, key=key).json()["data"]) == 1
 
