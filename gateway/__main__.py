@@ -29,7 +29,8 @@ async def serve(settings: GatewaySettings) -> None:
     await runner.setup()
     trimmer = asyncio.create_task(allocator.trim_forever())
     try:
-        site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=settings.reuse_port or None)
+        site = web.TCPSite(runner, settings.http_host, settings.http_port, backlog=settings.http_backlog,
+                           reuse_port=settings.reuse_port or None)
         await site.start()
         log.info("gateway listening on %s", site.name)
         stopping = asyncio.Event()

@@ -36,6 +36,10 @@ class GatewaySettings:
     # Several gateways on one port (scripts/run_local.py --gateways M): SO_REUSEPORT, the kernel
     # spreading connections. Off by default, so a second gateway started by mistake fails to bind.
     reuse_port: bool = False
+    # Connections the kernel queues before accept (capped by net.core.somaxconn). aiohttp's default of 128
+    # is small for a gateway that may see a thousand clients connect at once: past it, a client waits for
+    # a SYN retransmit (1 s, then 3 s…). uvicorn uses 2048, nginx 511.
+    http_backlog: int = 4096
     # TLS toward the gRPC server (contract/grpc_tls.py); plaintext unless a CA or client cert is set.
     tls: ClientTls = field(default_factory=ClientTls)
     # Where our image URLs point (as the server's PERF_PUBLIC_URL): the console's CSP admits images from it.
@@ -66,6 +70,7 @@ class GatewaySettings:
             keepalive_timeout_s=float(env.get("PERF_KEEPALIVE_TIMEOUT_SECONDS", str(cls.keepalive_timeout_s))),
             access_log=env.get("PERF_ACCESS_LOG", "0") in ("1", "true", "yes"),
             reuse_port=env.get("PERF_HTTP_REUSE_PORT", "0") in ("1", "true", "yes"),
+            http_backlog=int(env.get("PERF_HTTP_BACKLOG", str(cls.http_backlog))),
             tls=ClientTls.from_env(env),
             public_url=env.get("PERF_PUBLIC_URL", f"http://127.0.0.1:{http_port}"),
             log_format=log_format(env.get("PERF_LOG_FORMAT")),
