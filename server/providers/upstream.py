@@ -111,6 +111,16 @@ def refused_submit(reply: Reply, upstream: str) -> ProviderUnavailable | None:
                                retry_after=retry_after(reply.headers), retry_safe=True)
 
 
+def account_refused(upstream: str, what: object, setting: str, **kwargs: Any) -> ProviderUnavailable:
+    """Our own upstream key or account was refused: the operator's problem, never the caller's 401."""
+    return ProviderUnavailable(f"{upstream} refused the gateway's account ({what}); the operator must check {setting}",
+                               **kwargs)
+
+
+def rate_limited(upstream: str, **kwargs: Any) -> ProviderUnavailable:
+    return ProviderUnavailable(f"{upstream} is rate limiting this gateway; retry later", **kwargs)
+
+
 class _NotSent(Exception):
     """The connection failed before any byte of the request could reach the upstream."""
 
@@ -202,8 +212,7 @@ class Upstream:
                 return outcome
             if attempt >= RATE_LIMIT_RETRIES or delay >= deadline.remaining():
                 # Refused before any work: nothing charged, so another deployment may be asked.
-                raise ProviderUnavailable(f"{self.name} is rate limiting this gateway; retry later",
-                                          retry_after=max(1.0, delay), retry_safe=True)
+                raise rate_limited(self.name, retry_after=max(1.0, delay), retry_safe=True)
             log.info("upstream=%s 429, retrying in %.2fs", self.name, delay)
             await asyncio.sleep(delay)
             attempt += 1

@@ -31,7 +31,7 @@ from server.providers.fanout import gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
 from server.providers.images import conform
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
-from server.providers.upstream import Deadline, Reply, Upstream, log_call, refused_submit
+from server.providers.upstream import Deadline, Reply, Upstream, account_refused, log_call, refused_submit
 
 NAME = "Black Forest Labs"
 API_HOSTS = ("api.bfl.ai", "*.bfl.ai", "api.bfl.ml")
@@ -192,8 +192,7 @@ def _refused_image_field(reply: Reply) -> str | None:
 def error_for(reply: Reply) -> PerfError:
     """BFL's status → our error type (FastAPI `{"detail": ...}` bodies carry no stable code)."""
     if reply.status in (401, 402, 403):
-        return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
-                                   "the operator must check BFL_API_KEY")
+        return account_refused(NAME, reply.status, "BFL_API_KEY")
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}")

@@ -26,13 +26,13 @@ from typing import Any
 
 import orjson
 
-from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import ContentPolicyViolation, ModelGone, PerfError, UpstreamError
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher, Refused
 from server.providers.images import conform
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
-from server.providers.upstream import Deadline, Reply, Upstream, log_call, refused_submit
+from server.providers.upstream import Deadline, Reply, Upstream, account_refused, log_call, rate_limited, refused_submit
 
 NAME = "fal.ai"
 API_HOSTS = ("queue.fal.run", "*.fal.run", "queue.falrun.com")
@@ -176,10 +176,9 @@ def result_error_for(reply: Reply) -> PerfError:
 
 def error_for(reply: Reply) -> PerfError:
     if reply.status in (401, 402, 403):
-        return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
-                                   "the operator must check FAL_KEY")
+        return account_refused(NAME, reply.status, "FAL_KEY")
     if reply.status == 429:
-        return ProviderUnavailable(f"{NAME} is rate limiting this gateway; retry later")
+        return rate_limited(NAME)
     detail = _detail(reply)
     return UpstreamError(f"{NAME} failed with status {reply.status}" + (f": {detail}" if detail else ""))
 

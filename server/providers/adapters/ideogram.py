@@ -38,7 +38,7 @@ from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import conform
 from server.providers.masks import BLACK_EDITS, converted_mask
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
-from server.providers.upstream import Deadline, Reply, Upstream, log_call
+from server.providers.upstream import Deadline, Reply, Upstream, account_refused, log_call
 from server.storage.mime import EXTENSIONS
 
 NAME = "Ideogram"
@@ -185,8 +185,7 @@ def error_for(reply: Reply, model: str = "") -> PerfError:
     if reply.status == 422:  # the documented safety-check refusal (GenerateImageSafetyError)
         return ContentPolicyViolation(f"{NAME}'s safety check rejected this prompt")
     if reply.status in (401, 402, 403):
-        return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
-                                   "the operator must check IDEOGRAM_API_KEY")
+        return account_refused(NAME, reply.status, "IDEOGRAM_API_KEY")
     if reply.status == 429:
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}")

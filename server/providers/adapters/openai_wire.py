@@ -18,7 +18,7 @@ import aiohttp
 from server.catalog.pricing import TokenUsage
 from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
 from server.providers.base import GenerationJob, Param
-from server.providers.upstream import Reply, default_retry_delay
+from server.providers.upstream import Reply, account_refused, default_retry_delay, rate_limited
 from server.storage.mime import EXTENSIONS
 
 NAME = "OpenAI"
@@ -150,10 +150,9 @@ def error_from(status: int | None, error: dict[str, Any], retry_safe: bool | Non
         return ModelGone(f"{NAME} says the model does not exist: {str(error.get('message', ''))[:200]}")
     if status in (401, 403) or code in ACCOUNT_CODES:
         # Our key or account, never the caller's: not an authentication_error.
-        return ProviderUnavailable(f"{NAME} refused the gateway's account ({code or status}); "
-                                   "the operator must check OPENAI_API_KEY", retry_safe=retry_safe)
+        return account_refused(NAME, code or status, "OPENAI_API_KEY", retry_safe=retry_safe)
     if status == 429:
-        return ProviderUnavailable(f"{NAME} is rate limiting this gateway; retry later")
+        return rate_limited(NAME)
     if status == 404:
         return ProviderUnavailable(f"{NAME} does not serve the configured model; the operator must "
                                    "repoint it in the catalog")

@@ -30,7 +30,7 @@ from server.providers.fanout import gather_images
 from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.masks import WHITE_EDITS, converted_mask
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
-from server.providers.upstream import Deadline, Reply, Upstream, log_call
+from server.providers.upstream import Deadline, Reply, Upstream, account_refused, log_call
 from server.storage.mime import EXTENSIONS
 
 NAME = "Stability AI"
@@ -149,8 +149,7 @@ def error_for(reply: Reply) -> PerfError:
     if reply.status == 403 and name == "content_moderation":
         return ContentPolicyViolation(f"{NAME}'s content moderation rejected this prompt")
     if reply.status in (401, 402, 403):
-        return ProviderUnavailable(f"{NAME} refused the gateway's account ({name or reply.status}); "
-                                   "the operator must check STABILITY_API_KEY")
+        return account_refused(NAME, name or reply.status, "STABILITY_API_KEY")
     if reply.status in (404, 429):
         return ProviderUnavailable(f"{NAME} is not accepting requests for this model now")
     return UpstreamError(f"{NAME} failed with status {reply.status}" + (f" ({name})" if name else ""))

@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 
-from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
+from server.errors import ContentPolicyViolation, ModelGone, PerfError, UpstreamError
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher
 from server.providers.images import BadImage, ImageLimits, conform
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
-from server.providers.upstream import Deadline, Reply, Upstream, log_call, refused_submit
+from server.providers.upstream import Deadline, Reply, Upstream, account_refused, log_call, rate_limited, refused_submit
 
 NAME = "Together AI"
 DOWNLOAD_HOSTS = ("api.together.ai", "*.together.ai", "*.together.xyz")
@@ -96,14 +96,13 @@ def error_for(reply: Reply, model: str) -> PerfError:
     error = error if isinstance(error, dict) else {}
     message = str(error.get("message") or "")[:200]
     if reply.status in (401, 402, 403):
-        return ProviderUnavailable(f"{NAME} refused the gateway's account ({reply.status}); "
-                                   "the operator must check TOGETHER_API_KEY")
+        return account_refused(NAME, reply.status, "TOGETHER_API_KEY")
     if reply.status == 404 or error.get("code") == "model_not_found":
         return ModelGone(f"{NAME} does not serve {model} ({message or reply.status})")
     if reply.status in (400, 422) and any(word in message.lower() for word in _MODERATION_WORDS):
         return ContentPolicyViolation(f"{NAME}'s safety checker rejected this request")
     if reply.status == 429:
-        return ProviderUnavailable(f"{NAME} is rate limiting this gateway; retry later")
+        return rate_limited(NAME)
     return refused_submit(reply, NAME) or UpstreamError(
         f"{NAME} failed with status {reply.status}" + (f": {message}" if message else ""))
 
