@@ -23,7 +23,7 @@ from server.providers.adapters.openai_stream import Completed, read_image_stream
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult, UpstreamModel
 from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher
-from server.providers.images import BadImage, ImageLimits, conform
+from server.providers.images import ImageLimits, conform
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, StreamedReply, Upstream, log_call
 from server.runtime.request_context import REQUEST_ID
@@ -143,14 +143,7 @@ class OpenAIProvider:
         return found
 
     async def _image(self, item: dict[str, Any], deadline: Deadline) -> GeneratedImage:
-        if isinstance(item.get("b64_json"), str):
-            try:
-                return self._limits.from_base64(item["b64_json"])
-            except BadImage as exc:
-                raise UpstreamError(f"{NAME} returned an unusable image") from exc
-        if isinstance(item.get("url"), str):
-            return await self._fetcher.image(item["url"], self._downloads, deadline)
-        raise UpstreamError(f"{NAME} returned an image with neither b64_json nor url")
+        return await wire.data_item_image(item, NAME, self._limits, self._fetcher, self._downloads, deadline)
 
 
 def build(kit: BuildKit) -> OpenAIProvider:

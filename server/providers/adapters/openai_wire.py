@@ -17,8 +17,10 @@ import aiohttp
 
 from server.catalog.pricing import TokenUsage
 from server.errors import ContentPolicyViolation, ModelGone, PerfError, ProviderUnavailable, UpstreamError
-from server.providers.base import GenerationJob, Param
-from server.providers.upstream import Reply, account_refused, default_retry_delay, rate_limited
+from server.providers.base import GeneratedImage, GenerationJob, Param
+from server.providers.fetch import Allowlist, Fetcher
+from server.providers.images import BadImage, ImageLimits
+from server.providers.upstream import Deadline, Reply, account_refused, default_retry_delay, rate_limited
 from server.storage.mime import EXTENSIONS
 
 NAME = "OpenAI"
@@ -159,3 +161,17 @@ def error_from(status: int | None, error: dict[str, Any], retry_safe: bool | Non
     where = f"with status {status}" if status is not None else "mid-stream"
     return UpstreamError(f"{NAME} failed {where}" + (f" ({str(code)[:100]})" if code else ""),
                          retry_safe=retry_safe)
+
+
+async def data_item_image(item: dict[str, Any], upstream: str, limits: ImageLimits, fetcher: Fetcher,
+                          downloads: Allowlist, deadline: Deadline) -> GeneratedImage:
+    """One item of an OpenAI-style `data` list (OpenAI's and Together's images): inline base64, or a URL
+    fetched at once through the guarded fetcher."""
+    if isinstance(item.get("b64_json"), str):
+        try:
+            return limits.from_base64(item["b64_json"])
+        except BadImage as exc:
+            raise UpstreamError(f"{upstream} returned an unusable image") from exc
+    if isinstance(item.get("url"), str):
+        return await fetcher.image(item["url"], downloads, deadline)
+    raise UpstreamError(f"{upstream} returned an image with neither b64_json nor url")

@@ -22,10 +22,11 @@ from typing import Any
 import orjson
 
 from server.errors import ContentPolicyViolation, ModelGone, PerfError, UpstreamError
+from server.providers.adapters.openai_wire import data_item_image
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult
 from server.providers.fanout import first_failure, gather_images
 from server.providers.fetch import Allowlist, Fetcher
-from server.providers.images import BadImage, ImageLimits, conform
+from server.providers.images import ImageLimits, conform
 from server.providers.plugin import BuildKit, ProviderPlugin, Setting
 from server.providers.upstream import Deadline, Reply, Upstream, account_refused, log_call, rate_limited, refused_submit
 
@@ -70,14 +71,7 @@ class TogetherProvider:
                                 upstream_request_id=upstream_id, charged_images=len(data))
 
     async def _image(self, item: dict[str, Any], deadline: Deadline) -> GeneratedImage:
-        if isinstance(item.get("b64_json"), str):
-            try:
-                return self._limits.from_base64(item["b64_json"])
-            except BadImage as exc:
-                raise UpstreamError(f"{NAME} returned an unusable image") from exc
-        if isinstance(item.get("url"), str):
-            return await self._fetcher.image(item["url"], self._downloads, deadline)
-        raise UpstreamError(f"{NAME} returned an image with neither b64_json nor url")
+        return await data_item_image(item, NAME, self._limits, self._fetcher, self._downloads, deadline)
 
 
 def request_body(job: GenerationJob) -> dict[str, Any]:
