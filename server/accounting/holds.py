@@ -1,8 +1,8 @@
 """Reserve before any work, then settle on success or release on every other exit.
 
 A Hold bundles the image reservation (both windows, all-or-nothing in the limiter) and, for keys
-with a monthly cap, the money reservation (one conditional UPDATE plus a leased hold row in the
-store). Settling and releasing are idempotent and run as tracked, shielded tasks, so a client
+with a monthly cap, the money reservation (one conditional upsert plus a leased hold row in the
+store; the sweeper moves holds whose lease ended to spent). Settling and releasing are idempotent and run as tracked, shielded tasks, so a client
 that hangs up — even while a reservation is still being written — cannot leak capacity or money,
 and shutdown waits for them before closing the stores.
 """
@@ -85,8 +85,7 @@ class Accountant:
         now = time.time()
         hold.spend = SpendHold(id="hold_" + secrets.token_hex(12), key_id=key.id, month=month_of(now),
                                micros=cost_micros, expires_at=int(now + self._lease_s))
-        hold.spend_write = asyncio.ensure_future(self._store.reserve_spend(hold.spend, key.monthly_cap_micros,
-                                                                            int(now)))
+        hold.spend_write = asyncio.ensure_future(self._store.reserve_spend(hold.spend, key.monthly_cap_micros))
         try:
             with backend("database"):
                 admitted = await asyncio.shield(hold.spend_write)

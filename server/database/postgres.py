@@ -33,9 +33,37 @@ def _numbered(sql: str) -> str:
 _SQL = {name: _numbered(getattr(q, name)) for name in dir(q) if name.isupper() and name != "USAGE"}
 
 
+# Spend statements written for PostgreSQL alone: data-modifying CTEs make each of them one statement,
+# hence one round trip and one implicit transaction. The upsert locks the month's row, so concurrent
+# reservations for a key take turns and each sees the others' (queries.py, RESERVE_SPEND).
+_RESERVE_SPEND_AND_HOLD = f"""
+WITH reserved AS ({_numbered(q.RESERVE_SPEND)} RETURNING 1),
+     hold AS (INSERT INTO spend_holds (id, key_id, month, micros, expires_at) SELECT $7, $1, $2, $3, $8 FROM reserved)
+SELECT count(*) FROM reserved"""
+# Deleting the hold decides who settles it: this request, or the sweeper once its lease is over.
+_SETTLE_HOLD = """
+WITH settled AS (DELETE FROM spend_holds WHERE id = $1 RETURNING key_id, month, micros)
+UPDATE spend_months AS s SET reserved_micros = s.reserved_micros - settled.micros, spent_micros = s.spent_micros + $2
+FROM settled WHERE s.key_id = settled.key_id AND s.month = settled.month"""
+_EXPIRE_HOLDS = """
+WITH expired AS (DELETE FROM spend_holds WHERE expires_at <= $1 RETURNING key_id, month, micros),
+     per_month AS (SELECT key_id, month, sum(micros) AS micros FROM expired GROUP BY key_id, month)
+UPDATE spend_months AS s SET reserved_micros = s.reserved_micros - per_month.micros,
+                             spent_micros = s.spent_micros + per_month.micros
+FROM per_month WHERE s.key_id = per_month.key_id AND s.month = per_month.month"""
+
+
 def _count(status: str) -> int:
     """Rows affected, from a command status such as 'UPDATE 1'."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset between uses: nothing beyond asyncpg's own rollback of an unfinished transaction.
+
+    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` after
+    every query: a second round trip per statement, for session state this store never creates (no SET,
+    LISTEN, cursors or session advisory locks; the migration lock is per transaction)."""
 
 
 class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' queries: admin_/job_postgres.py
@@ -44,7 +72,7 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
 
     @classmethod
     async def connect(cls, dsn: str, *, max_size: int = 10) -> PostgresStore:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, reset=_keep_session)
         store = cls(pool)
         await store._migrate()
         return store
@@ -102,27 +130,17 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
         rows = await self._pool.fetch(_SQL["ADMITTED_IMAGES"], fine_since, since_day, since)
         return [AdmittedImages(*row) for row in rows]
 
-    async def reserve_spend(self, hold: SpendHold, cap_micros: int, now: int) -> bool:
-        args = (hold.key_id, hold.month)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_SQL["ENSURE_SPEND_ROW"], *args)
-            await conn.execute(_SQL["LOCK_SPEND_ROW"], *args)  # one reservation per key at a time
-            expired = await conn.fetchval(_SQL["EXPIRED_HOLDS"], *args, now)
-            if expired:
-                await conn.execute(_SQL["DELETE_EXPIRED_HOLDS"], *args, now)
-                await conn.execute(_SQL["EXPIRE_TO_SPENT"], expired, expired, *args)
-            status = await conn.execute(_SQL["RESERVE_SPEND"], hold.micros, *args, hold.micros, cap_micros)
-            if _count(status) != 1:
-                return False
-            await conn.execute(_SQL["INSERT_HOLD"], hold.id, *args, hold.micros, hold.expires_at)
-            return True
+    async def reserve_spend(self, hold: SpendHold, cap_micros: int) -> bool:
+        # One statement, so one round trip and its own transaction (it was seven, with BEGIN and COMMIT).
+        admitted = await self._pool.fetchval(_RESERVE_SPEND_AND_HOLD, hold.key_id, hold.month, hold.micros,
+                                             hold.micros, cap_micros, cap_micros, hold.id, hold.expires_at)
+        return bool(admitted)
 
     async def settle_spend(self, hold: SpendHold, spent_micros: int) -> bool:
-        async with self._pool.acquire() as conn, conn.transaction():
-            if _count(await conn.execute(_SQL["DELETE_HOLD"], hold.id)) != 1:
-                return False
-            await conn.execute(_SQL["SETTLE_SPEND"], hold.micros, spent_micros, hold.key_id, hold.month)
-            return True
+        return await self._status_count(_SETTLE_HOLD, hold.id, spent_micros) == 1
+
+    async def expire_spend_holds(self, now: int) -> int:
+        return await self._status_count(_EXPIRE_HOLDS, now)
 
     async def claim_idempotency(self, record: IdempotencyRecord, now: int) -> bool:
         r = record

@@ -29,21 +29,21 @@ ORDER BY key_id, day, model, provider
 """
 
 # Spend: settled plus reserved per key and month. The cap check and the reservation are one
-# conditional UPDATE, so concurrent requests cannot overspend; each reservation is also a row in
-# spend_holds with a lease, so one orphaned by a crash is moved to spent by the next reservation.
-ENSURE_SPEND_ROW = ("INSERT INTO spend_months (key_id, month, spent_micros, reserved_micros) VALUES (?, ?, 0, 0) "
-                    "ON CONFLICT (key_id, month) DO NOTHING")
-LOCK_SPEND_ROW = "SELECT spent_micros FROM spend_months WHERE key_id = ? AND month = ? FOR UPDATE"
-EXPIRED_HOLDS = "SELECT CAST(COALESCE(sum(micros), 0) AS BIGINT) FROM spend_holds WHERE key_id = ? AND month = ? AND expires_at <= ?"
-DELETE_EXPIRED_HOLDS = "DELETE FROM spend_holds WHERE key_id = ? AND month = ? AND expires_at <= ?"
-EXPIRE_TO_SPENT = ("UPDATE spend_months SET reserved_micros = reserved_micros - ?, spent_micros = spent_micros + ? "
-                   "WHERE key_id = ? AND month = ?")
-RESERVE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros + ? "
-                 "WHERE key_id = ? AND month = ? AND spent_micros + reserved_micros + ? <= ?")
+# conditional upsert (the month's row is created by the first reservation, and locked by every one),
+# so concurrent requests cannot overspend. Each reservation is also a row in spend_holds with a
+# lease; the sweeper moves one orphaned by a crash to spent (spent + reserved is unchanged by that,
+# so the cap check never has to wait for it). Arguments: key_id, month, micros, micros, cap, cap.
+RESERVE_SPEND = ("INSERT INTO spend_months AS s (key_id, month, spent_micros, reserved_micros) "
+                 "SELECT ?, ?, 0, CAST(? AS BIGINT) WHERE CAST(? AS BIGINT) <= CAST(? AS BIGINT) "
+                 "ON CONFLICT (key_id, month) DO UPDATE SET reserved_micros = s.reserved_micros + excluded.reserved_micros "
+                 "WHERE s.spent_micros + s.reserved_micros + excluded.reserved_micros <= ?")
 INSERT_HOLD = "INSERT INTO spend_holds (id, key_id, month, micros, expires_at) VALUES (?, ?, ?, ?, ?)"
 DELETE_HOLD = "DELETE FROM spend_holds WHERE id = ?"
 SETTLE_SPEND = ("UPDATE spend_months SET reserved_micros = reserved_micros - ?, spent_micros = spent_micros + ? "
                 "WHERE key_id = ? AND month = ?")
+EXPIRED_HOLDS = ("SELECT key_id, month, CAST(sum(micros) AS BIGINT) FROM spend_holds WHERE expires_at <= ? "
+                 "GROUP BY key_id, month")
+DELETE_EXPIRED_HOLDS = "DELETE FROM spend_holds WHERE expires_at <= ?"  # then SETTLE_SPEND for each (key, month)
 MONTH_SPEND = "SELECT spent_micros, reserved_micros FROM spend_months WHERE key_id = ? AND month = ?"
 
 IDEMPOTENCY_COLUMNS = "key_id, idem_key, fingerprint, state, request_id, response, created_at, lease_until"

@@ -177,15 +177,10 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
         args = (fine_since, time.strftime("%Y-%m-%d", time.gmtime(since)), since)
         return [AdmittedImages(*row) for row in self._reader.execute(q.ADMITTED_IMAGES, args)]
 
-    async def reserve_spend(self, hold: SpendHold, cap_micros: int, now: int) -> bool:
+    async def reserve_spend(self, hold: SpendHold, cap_micros: int) -> bool:
         def reserve(db: sqlite3.Connection) -> bool:
             args = (hold.key_id, hold.month)
-            db.execute(q.ENSURE_SPEND_ROW, args)
-            expired = db.execute(q.EXPIRED_HOLDS, (*args, now)).fetchone()[0]
-            if expired:
-                db.execute(q.DELETE_EXPIRED_HOLDS, (*args, now))
-                db.execute(q.EXPIRE_TO_SPENT, (expired, expired, *args))
-            if db.execute(q.RESERVE_SPEND, (hold.micros, *args, hold.micros, cap_micros)).rowcount != 1:
+            if db.execute(q.RESERVE_SPEND, (*args, hold.micros, hold.micros, cap_micros, cap_micros)).rowcount != 1:
                 return False
             db.execute(q.INSERT_HOLD, (hold.id, *args, hold.micros, hold.expires_at))
             return True
@@ -201,6 +196,16 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
             return True
 
         return await self._write(settle)
+
+    async def expire_spend_holds(self, now: int) -> int:
+        def expire(db: sqlite3.Connection) -> int:
+            expired = db.execute(q.EXPIRED_HOLDS, (now,)).fetchall()
+            db.execute(q.DELETE_EXPIRED_HOLDS, (now,))
+            for key_id, month, micros in expired:
+                db.execute(q.SETTLE_SPEND, (micros, micros, key_id, month))
+            return len(expired)
+
+        return await self._write(expire)
 
     async def claim_idempotency(self, record: IdempotencyRecord, now: int) -> bool:
         def claim(db: sqlite3.Connection) -> bool:

@@ -198,7 +198,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     await server.start()
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), settings))
+    sweeper = asyncio.create_task(sweep_forever(images, Idempotency(store, settings.reservation_lease_s), store,
+                                                settings))
     monitor = asyncio.create_task(watch_backends(health_servicer, store, limiter, images, settings.health_interval_s))
     replayer = asyncio.create_task(replay_spool_forever(spool, store, settings.health_interval_s))
     warner = asyncio.create_task(warn_of_shutdowns_forever(lifecycles, SHUTDOWN_WARNING_DAYS, 3600))

@@ -48,8 +48,9 @@ async def watch_backends(health_servicer: health.aio.HealthServicer, store: Stor
         await asyncio.sleep(interval_s)
 
 
-async def sweep_forever(images: ImageStore, idempotency: Idempotency, settings: ServerSettings) -> None:
-    """Housekeeping: delete images past their URLs' expiry (plus grace) and idempotency keys past retention.
+async def sweep_forever(images: ImageStore, idempotency: Idempotency, store: Store, settings: ServerSettings) -> None:
+    """Housekeeping: delete images past their URLs' expiry (plus grace) and idempotency keys past retention,
+    and move spend holds whose lease ended (their replica died mid-request) to spent.
 
     Every replica sweeps the same directory or prefix; deleting what another already deleted is harmless."""
     while True:
@@ -66,6 +67,14 @@ async def sweep_forever(images: ImageStore, idempotency: Idempotency, settings: 
                 log.info("sweeper removed %d idempotency keys past retention", purged)
         except Exception:  # and a passing database error
             log.exception("idempotency purge failed; retrying next interval")
+        try:
+            # Counted as spent: the upstream may have charged. Caps are unaffected either way, since
+            # a reservation checks spent + reserved, which this move leaves as it was.
+            moved = await store.expire_spend_holds(int(time.time()))
+            if moved:
+                log.warning("sweeper moved expired spend holds of %d key-months to spent", moved)
+        except Exception:
+            log.exception("spend hold sweep failed; retrying next interval")
         await asyncio.sleep(settings.sweep_interval_s)
 
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-
-import pytest
 
 from server.accounting.restore import WINDOWS, restore_limiter
 from server.accounting.tiers import load_tiers, windows_for
-from server.database import Store
 from server.database.records import ApiKey, LedgerEntry
 from server.database.sqlite import SqliteStore
 from server.limits import Admitted, InProcessLimiter, Refused, WindowLimit
-from tests import services
 
 NOW = 1_800_000_000  # a fixed wall-clock "now" (2027-01-15), unrelated to the limiter's clock
 LIMITS = [WindowLimit("minute", 10, 60), WindowLimit("day", 10, 86400)]
@@ -41,29 +36,6 @@ ROWS = [
     row("key_a", 86_400 + 120, 5, 5),                        # more than a day ago: nothing
     row("key_b", 90_000 - 86_400, 1, 1),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Awaitable[Store]]]:
-    if request.param == "sqlite":
-        async def sqlite() -> Store:
-            return SqliteStore(tmp_path / "db.sqlite3")
-        yield sqlite
-        return
-    reason = services.database_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    url, name = services.create_database()
-
-    async def postgres() -> Store:
-        from server.database.postgres import PostgresStore
-
-        return await PostgresStore.connect(url)
-
-    try:
-        yield postgres
-    finally:
-        services.drop_database(name)
 
 
 def test_only_settled_reservations_of_the_last_day_are_counted(open_store) -> None:  # type: ignore[no-untyped-def]

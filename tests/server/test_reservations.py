@@ -47,6 +47,8 @@ def test_an_orphaned_hold_is_moved_to_spent_when_its_lease_ends(tmp_path: Path) 
         month = month_of(time.time())
         seen = [await store.month_spend(KEY.id, month)]
         await asyncio.sleep(1.1)
+        await store.expire_spend_holds(int(time.time()))  # the sweeper's move
+        seen.append(await store.month_spend(KEY.id, month))
         second = await accountant.reserve(KEY, 1, 40_000)
         seen.append(await store.month_spend(KEY.id, month))
         await accountant.settle(second, 40_000)
@@ -54,8 +56,8 @@ def test_an_orphaned_hold_is_moved_to_spent_when_its_lease_ends(tmp_path: Path) 
         await store.close()
         return seen
 
-    # reserved → the orphan counted as spent, the new one reserved → both spent
-    assert asyncio.run(scenario()) == [(0, 40_000), (40_000, 40_000), (80_000, 0)]
+    # reserved → the orphan counted as spent → the new one reserved → both spent
+    assert asyncio.run(scenario()) == [(0, 40_000), (40_000, 0), (40_000, 40_000), (80_000, 0)]
 
 
 def test_an_unreachable_limiter_is_503_not_500(tmp_path: Path) -> None:
