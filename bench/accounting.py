@@ -1,7 +1,8 @@
 """`make bench` (part): what limits, spend caps and the ledger cost per request.
 
 1. End to end, test mode, b64_json 256x256 through gateway + server: (SQLite, in-process limiter)
-   beside (PostgreSQL, Redis), each with and without a monthly spend cap on the key.
+   beside (PostgreSQL, Redis), each with and without a monthly spend cap on the key; both stacks run at
+   once and the cells interleave, so each ratio to the embedded default comes from the same reps.
 2. The accounting work alone, in this process against the real backends: reserve + settle + ledger
    row per request, sequential (µs each) and 16 at a time (per second) — the part of a request's cost
    that accounting adds, since the rest of the path is identical.
@@ -18,8 +19,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from statistics import median
 
-from bench.load import run_load
+from bench.load import LoadResult, run_load
 from server.accounting.holds import Accountant
 from server.accounting.tiers import load_tiers
 from server.database import open_store
@@ -40,35 +42,54 @@ def pairings() -> list[tuple[str, dict[str, str], str]]:
     return rows
 
 
-def end_to_end(duration: float, tmp: Path) -> None:
-    print("| store + limiter          | spend cap | conc |    req/s | p50 (ms) | p99 (ms) |")
-    print("|--------------------------|-----------|------|----------|----------|----------|")
-    for label, env, skipped in pairings():
-        if skipped:
-            print(f"| {label:<24} | skipped: {skipped}")
-            continue
-        cleanup = None
-        if label.startswith("postgres"):
-            url, name = services.create_database()
-            prefix = services.redis_prefix()
-            env = {"PERF_DATABASE_URL": url, "PERF_REDIS_URL": os.environ["PERF_TEST_REDIS_URL"],
-                   "PERF_REDIS_PREFIX": prefix}
-            cleanup = (name, prefix)
-        stack = Stack(tmp / uuid.uuid4().hex, env_overrides={**env, "PERF_LOG_LEVEL": "WARNING"})
-        stack.data_dir.mkdir()
-        stack.start()
-        try:
+def end_to_end(duration: float, reps: int, tmp: Path) -> None:
+    """Both pairings run at once and their cells interleave, rep by rep, so a noisy neighbour slows
+    all of them alike; each figure is the median of `reps`, and each ratio is to the embedded default
+    (SQLite + in-process, no cap) at the same concurrency, measured in the same reps."""
+    stacks: list[tuple[str, Stack, tuple[str, str] | None]] = []
+    cells: list[tuple[str, str, dict[str, str], int]] = []  # (pairing, cap, headers, concurrency)
+    try:
+        for label, env, skipped in pairings():
+            if skipped:
+                print(f"| {label:<24} | skipped: {skipped}")
+                continue
+            cleanup = None
+            if label.startswith("postgres"):
+                url, name = services.create_database()
+                prefix = services.redis_prefix()
+                env = {"PERF_DATABASE_URL": url, "PERF_REDIS_URL": os.environ["PERF_TEST_REDIS_URL"],
+                       "PERF_REDIS_PREFIX": prefix}
+                cleanup = (name, prefix)
+            stack = Stack(tmp / uuid.uuid4().hex, env_overrides={**env, "PERF_LOG_LEVEL": "WARNING"})
+            stacks.append((label, stack, cleanup))
+            stack.data_dir.mkdir()
+            stack.start()
             for cap in (None, "1000000"):
                 extra = ["--monthly-cap-usd", cap] if cap else []
                 key = stack.create_key("test", "--tier", "enterprise", "--minute-limit", "100000000",
                                        "--day-limit", "100000000", *extra)
                 headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
                 for concurrency in (1, 16):
-                    result = asyncio.run(run_load(stack.base_url + "/v1/images/generations", lambda i: BODY,
-                                                  headers, concurrency, duration))
-                    print(f"| {label:<24} | {'yes' if cap else 'no':<9} | {concurrency:>4} | {result.rps:>8.0f} | "
-                          f"{result.p50:>8.1f} | {result.p99:>8.1f} |", flush=True)
-        finally:
+                    cells.append((label, "yes" if cap else "no", headers, concurrency))
+        urls = {label: stack.base_url + "/v1/images/generations" for label, stack, _ in stacks}
+        runs: dict[tuple[str, str, int], list[LoadResult]] = {}
+        for rep in range(reps):
+            ordered = cells[rep % len(cells):] + cells[:rep % len(cells)]  # a different cell first each rep
+            for label, cap, headers, concurrency in ordered:
+                result = asyncio.run(run_load(urls[label], lambda i: BODY, headers, concurrency, duration))
+                runs.setdefault((label, cap, concurrency), []).append(result)
+        print("| store + limiter          | spend cap | conc |    req/s | ÷ embedded | p50 (ms) | p99 (ms) |")
+        print("|--------------------------|-----------|------|----------|------------|----------|----------|")
+        baseline = {conc: median(r.rps for r in runs[("sqlite + in-process", "no", conc)])
+                    for conc in (1, 16) if ("sqlite + in-process", "no", conc) in runs}
+        for (label, cap, concurrency), results in runs.items():
+            rps = median(r.rps for r in results)
+            ratio = f"{rps / baseline[concurrency]:.2f}" if baseline.get(concurrency) else "-"
+            print(f"| {label:<24} | {cap:<9} | {concurrency:>4} | {rps:>8.0f} | {ratio:>10} | "
+                  f"{median(r.p50 for r in results):>8.1f} | {median(r.p99 for r in results):>8.1f} |", flush=True)
+        print(f"(median of {reps} interleaved reps of {duration:.0f} s each)")
+    finally:
+        for _, stack, cleanup in stacks:
             stack.stop()
             if cleanup:
                 services.drop_database(cleanup[0])
@@ -111,13 +132,14 @@ async def accounting_only(label: str, database_url: str | None, redis_url: str |
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--count", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         print("\nAccounting, end to end (test mode, b64_json 256x256):")
-        end_to_end(args.duration, tmp)
+        end_to_end(args.duration, args.reps, tmp)
         print("\nAccounting work alone (reserve + settle + ledger row), in-process against the real backends:")
         print("| store + limiter          | spend  | µs/request | requests/s ×16 |")
         print("|--------------------------|--------|------------|----------------|")

@@ -2,7 +2,7 @@
 
 A Hold bundles the image reservation (both windows, all-or-nothing in the limiter) and, for keys
 with a monthly cap, the money reservation (one conditional upsert plus a leased hold row in the
-store; the sweeper moves holds whose lease ended to spent). Settling and releasing are idempotent and run as tracked, shielded tasks, so a client
+store, batched per key by spend_writer.py; the sweeper moves holds whose lease ended to spent). Settling and releasing are idempotent and run as tracked, shielded tasks, so a client
 that hangs up — even while a reservation is still being written — cannot leak capacity or money,
 and shutdown waits for them before closing the stores.
 """
@@ -17,6 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from server.accounting.spend_writer import SpendWriter
 from server.accounting.tiers import Tier, windows_for
 from server.database import Store
 from server.database.records import ApiKey, SpendHold
@@ -54,10 +55,10 @@ class Hold:
 class Accountant:
     def __init__(self, limiter: ImageLimiter, store: Store, tiers: dict[str, Tier], lease_s: float) -> None:
         self._limiter = limiter
-        self._store = store
         self._tiers = tiers
         self._lease_s = lease_s
         self.tasks = TaskTracker()
+        self._spend = SpendWriter(store, self.tasks)
 
     async def peek(self, key: ApiKey) -> tuple[WindowState, ...]:
         with backend("rate limiter"):
@@ -85,7 +86,7 @@ class Accountant:
         now = time.time()
         hold.spend = SpendHold(id="hold_" + secrets.token_hex(12), key_id=key.id, month=month_of(now),
                                micros=cost_micros, expires_at=int(now + self._lease_s))
-        hold.spend_write = asyncio.ensure_future(self._store.reserve_spend(hold.spend, key.monthly_cap_micros))
+        hold.spend_write = self._spend.reserve(hold.spend, key.monthly_cap_micros)
         try:
             with backend("database"):
                 admitted = await asyncio.shield(hold.spend_write)
@@ -126,7 +127,7 @@ class Accountant:
                 if not await hold.spend_write:
                     return  # the reservation was refused: nothing to settle
         try:
-            if not await self._store.settle_spend(hold.spend, delivered_cost_micros):
+            if not await self._spend.settle(hold.spend, delivered_cost_micros):
                 log.warning("spend hold %s for key=%s had expired before it settled", hold.spend.id, hold.key.id)
         except Exception:
             # The hold's lease moves it to spent later: the cap errs on the side of not overspending.

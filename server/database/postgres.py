@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -35,16 +36,25 @@ _SQL = {name: _numbered(getattr(q, name)) for name in dir(q) if name.isupper() a
 
 # Spend statements written for PostgreSQL alone: data-modifying CTEs make each of them one statement,
 # hence one round trip and one implicit transaction. The upsert locks the month's row, so concurrent
-# reservations for a key take turns and each sees the others' (queries.py, RESERVE_SPEND).
-_RESERVE_SPEND_AND_HOLD = f"""
+# reservations for a key take turns and each sees the others' (queries.py, RESERVE_SPEND). A batch of
+# holds (server/accounting/spend_writer.py) is reserved all or none: the upsert adds their total.
+_RESERVE_SPEND_AND_HOLDS = f"""
 WITH reserved AS ({_numbered(q.RESERVE_SPEND)} RETURNING 1),
-     hold AS (INSERT INTO spend_holds (id, key_id, month, micros, expires_at) SELECT $7, $1, $2, $3, $8 FROM reserved)
+     holds AS (INSERT INTO spend_holds (id, key_id, month, micros, expires_at)
+               SELECT h.id, $1, $2, h.micros, h.expires_at
+               FROM unnest($7::text[], $8::bigint[], $9::bigint[]) AS h(id, micros, expires_at), reserved)
 SELECT count(*) FROM reserved"""
-# Deleting the hold decides who settles it: this request, or the sweeper once its lease is over.
-_SETTLE_HOLD = """
-WITH settled AS (DELETE FROM spend_holds WHERE id = $1 RETURNING key_id, month, micros)
-UPDATE spend_months AS s SET reserved_micros = s.reserved_micros - settled.micros, spent_micros = s.spent_micros + $2
-FROM settled WHERE s.key_id = settled.key_id AND s.month = settled.month"""
+# Deleting a hold decides who settles it: its request, or the sweeper once its lease is over.
+_SETTLE_HOLDS = """
+WITH done AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS d(id, spent)),
+     settled AS (DELETE FROM spend_holds AS h USING done WHERE h.id = done.id
+                 RETURNING h.id, h.key_id, h.month, h.micros, done.spent),
+     per_month AS (SELECT key_id, month, sum(micros) AS micros, sum(spent) AS spent FROM settled
+                   GROUP BY key_id, month),
+     moved AS (UPDATE spend_months AS s SET reserved_micros = s.reserved_micros - per_month.micros,
+                                            spent_micros = s.spent_micros + per_month.spent
+               FROM per_month WHERE s.key_id = per_month.key_id AND s.month = per_month.month)
+SELECT id FROM settled"""
 _EXPIRE_HOLDS = """
 WITH expired AS (DELETE FROM spend_holds WHERE expires_at <= $1 RETURNING key_id, month, micros),
      per_month AS (SELECT key_id, month, sum(micros) AS micros FROM expired GROUP BY key_id, month)
@@ -130,14 +140,16 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
         rows = await self._pool.fetch(_SQL["ADMITTED_IMAGES"], fine_since, since_day, since)
         return [AdmittedImages(*row) for row in rows]
 
-    async def reserve_spend(self, hold: SpendHold, cap_micros: int) -> bool:
-        # One statement, so one round trip and its own transaction (it was seven, with BEGIN and COMMIT).
-        admitted = await self._pool.fetchval(_RESERVE_SPEND_AND_HOLD, hold.key_id, hold.month, hold.micros,
-                                             hold.micros, cap_micros, cap_micros, hold.id, hold.expires_at)
+    async def reserve_spend(self, holds: Sequence[SpendHold], cap_micros: int) -> bool:
+        first, total = holds[0], sum(h.micros for h in holds)
+        admitted = await self._pool.fetchval(_RESERVE_SPEND_AND_HOLDS, first.key_id, first.month, total, total,
+                                             cap_micros, cap_micros, [h.id for h in holds],
+                                             [h.micros for h in holds], [h.expires_at for h in holds])
         return bool(admitted)
 
-    async def settle_spend(self, hold: SpendHold, spent_micros: int) -> bool:
-        return await self._status_count(_SETTLE_HOLD, hold.id, spent_micros) == 1
+    async def settle_spend(self, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
+        rows = await self._pool.fetch(_SETTLE_HOLDS, [h.id for h, _ in settlements], [spent for _, spent in settlements])
+        return {row[0] for row in rows}
 
     async def expire_spend_holds(self, now: int) -> int:
         return await self._status_count(_EXPIRE_HOLDS, now)

@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -177,23 +177,25 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
         args = (fine_since, time.strftime("%Y-%m-%d", time.gmtime(since)), since)
         return [AdmittedImages(*row) for row in self._reader.execute(q.ADMITTED_IMAGES, args)]
 
-    async def reserve_spend(self, hold: SpendHold, cap_micros: int) -> bool:
+    async def reserve_spend(self, holds: Sequence[SpendHold], cap_micros: int) -> bool:
         def reserve(db: sqlite3.Connection) -> bool:
-            args = (hold.key_id, hold.month)
-            if db.execute(q.RESERVE_SPEND, (*args, hold.micros, hold.micros, cap_micros, cap_micros)).rowcount != 1:
+            args, total = (holds[0].key_id, holds[0].month), sum(h.micros for h in holds)
+            if db.execute(q.RESERVE_SPEND, (*args, total, total, cap_micros, cap_micros)).rowcount != 1:
                 return False
-            db.execute(q.INSERT_HOLD, (hold.id, *args, hold.micros, hold.expires_at))
+            db.executemany(q.INSERT_HOLD, [(h.id, *args, h.micros, h.expires_at) for h in holds])
             return True
 
         return await self._write(reserve)
 
-    async def settle_spend(self, hold: SpendHold, spent_micros: int) -> bool:
-        def settle(db: sqlite3.Connection) -> bool:
-            # A hold already expired (and moved to spent) or never committed has nothing left to settle.
-            if db.execute(q.DELETE_HOLD, (hold.id,)).rowcount != 1:
-                return False
-            db.execute(q.SETTLE_SPEND, (hold.micros, spent_micros, hold.key_id, hold.month))
-            return True
+    async def settle_spend(self, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
+        def settle(db: sqlite3.Connection) -> set[str]:
+            settled = set()
+            for hold, spent_micros in settlements:
+                # A hold already expired (and moved to spent) or never committed has nothing left to settle.
+                if db.execute(q.DELETE_HOLD, (hold.id,)).rowcount == 1:
+                    db.execute(q.SETTLE_SPEND, (hold.micros, spent_micros, hold.key_id, hold.month))
+                    settled.add(hold.id)
+            return settled
 
         return await self._write(settle)
 
