@@ -7,6 +7,7 @@ runs), so read ratios within one run, not absolutes from different runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -31,6 +32,8 @@ def options_from(argv: list[str] | None) -> tuple[Options, Path, bool]:
     parser.add_argument("--reps", type=int, help="interleaved repetitions (default 2; quick 1)")
     parser.add_argument("--hold", type=int, help="connections held at once (default 1000; quick 100)")
     parser.add_argument("--settle", type=float, help="seconds before the after-burst RSS (default 30; quick 2)")
+    parser.add_argument("--only", action="append", metavar="KIND/IMAGE",
+                        help="run only this setting (repeatable), e.g. hold/small or closed/large")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -42,6 +45,13 @@ def options_from(argv: list[str] | None) -> tuple[Options, Path, bool]:
                       # Quick: one setting of each kind (each costs a LiteLLM start, ~10 s of CPU), so the
                       # large body's checks and the hold still both run.
                       settings=(("closed", "large"), ("hold", "small")) if quick else every)
+    if args.only:
+        wanted = tuple(tuple(only.split("/", 1)) for only in args.only)
+        unknown = [f"{k}/{i}" for k, i in wanted if (k, i) not in every]
+        if unknown:
+            parser.error(f"--only: unknown {', '.join(unknown)}; choose from "
+                         + ", ".join(f"{k}/{i}" for k, i in every))
+        options = dataclasses.replace(options, settings=wanted)  # type: ignore[arg-type]
     return options, args.out, quick
 
 

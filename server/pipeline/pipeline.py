@@ -30,7 +30,7 @@ from server.accounting.spool import LedgerSpool
 from server.database import Store
 from server.database.records import ApiKey, LedgerEntry
 from server.errors import PerfError, RateLimitExceeded, UpstreamError
-from server.pipeline.budget import ImageByteBudget, estimate_bytes
+from server.pipeline.budget import ImageByteBudget, ImageSizes, held_bytes
 from server.pipeline.delivery import Delivery
 from server.pipeline.failover import Failover
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
@@ -73,6 +73,7 @@ class Pipeline:
         self._metrics = metrics
         self._spool = spool
         self._budget = budget
+        self._sizes = ImageSizes()
         self._latency = LatencyEstimates()
         self._catalog = rules.catalog
         self._router = router
@@ -192,9 +193,13 @@ class Pipeline:
         hold = call.job.hold if call.job is not None else await accountant.reserve(call.caller, valid.n,
                                                                                   valid.estimate_micros)
         try:
-            held = estimate_bytes(valid.n, valid.width, valid.height) + sum(len(i.data) for i in valid.images)
-            async with self._budget.hold(held, call.time_remaining):
+            inputs = sum(len(i.data) for i in valid.images)
+            wanted = self._sizes.estimate(valid.model.id, valid.n, valid.width, valid.height) + inputs
+            async with self._budget.hold(wanted, call.time_remaining) as held:
                 route, result = await self._provider_call(valid, call, draft)
+                delivered = [len(image.data) for image in result.images[: valid.n]]
+                self._sizes.observe(valid.model.id, valid.width, valid.height, delivered)
+                self._budget.grow(held, held_bytes(delivered) + inputs)
                 # From here the upstream has delivered and charged: see it through whatever the caller does.
                 finishing = accountant.tasks.spawn(self._finish(valid, route, result, call, draft, hold, started))
                 try:
