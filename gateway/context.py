@@ -14,7 +14,7 @@ SETTINGS = web.AppKey("settings", GatewaySettings)
 CHANNEL = web.AppKey("channel", grpc.aio.Channel)
 STUB = web.AppKey("stub", pb_grpc.ImageServiceStub)
 TRACING = web.AppKey("tracing", Tracing)
-REQUEST_ID = "request_id"
+REQUEST_ID = web.RequestKey("request_id", str)  # a typed key: aiohttp warns about plain strings
 # Longer Authorization or Idempotency-Key values cannot be valid (a key is 55 characters with
 # "Bearer ", an Idempotency-Key at most 257 with quotes); they are not forwarded, so what reaches
 # gRPC metadata (16 KiB for all of it) stays small whatever the client sends.
