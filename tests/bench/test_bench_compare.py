@@ -168,3 +168,13 @@ def test_litellm_config_routes_the_alias_to_the_fake_with_no_database() -> None:
     assert "api_base: http://127.0.0.1:5555/v1" in config and "model: openai/gpt-image-2" in config
     assert "database" not in config.lower() and "drop_params: true" in config
     assert litellm_proxy.ENV["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+
+
+def test_only_picks_settings_and_refuses_unknown_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.compare.cli import options_from
+
+    options, _, quick = options_from(["--only", "hold/large", "--only", "closed/small"])
+    assert options.settings == (("hold", "large"), ("closed", "small")) and not quick
+    with pytest.raises(SystemExit):
+        options_from(["--only", "hold/huge"])
+    assert "unknown hold/huge" in capsys.readouterr().err
