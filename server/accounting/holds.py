@@ -2,9 +2,10 @@
 
 A Hold bundles the image reservation (both windows, all-or-nothing in the limiter) and, for keys
 with a monthly cap, the money reservation (one conditional upsert plus a leased hold row in the
-store, batched per key by spend_writer.py; the sweeper moves holds whose lease ended to spent). Settling and releasing are idempotent and run as tracked, shielded tasks, so a client
-that hangs up — even while a reservation is still being written — cannot leak capacity or money,
-and shutdown waits for them before closing the stores.
+store, batched per key by spend_writer.py; the sweeper moves holds whose lease ended to spent).
+Settling and releasing are idempotent and run as tracked, shielded tasks, so a client that hangs
+up — even while a reservation is still being written — cannot leak capacity or money, and shutdown
+waits for them before closing the stores.
 """
 from __future__ import annotations
 

@@ -18,11 +18,14 @@ from server.database import Store
 from server.database.records import SpendHold
 from server.runtime.tasks import TaskTracker
 
+# A hold, its cap (reserving) or what it spent (settling), and the future its request awaits.
+_Item = tuple[SpendHold, int, "asyncio.Future[bool]"]
+
 
 @dataclass
 class _Waiting:
-    reserves: list[tuple[SpendHold, int, asyncio.Future[bool]]] = field(default_factory=list)
-    settles: list[tuple[SpendHold, int, asyncio.Future[bool]]] = field(default_factory=list)
+    reserves: list[_Item] = field(default_factory=list)
+    settles: list[_Item] = field(default_factory=list)
 
 
 class SpendWriter:
@@ -51,7 +54,7 @@ class SpendWriter:
         return waiting
 
     async def _write_until_idle(self, key_id: str, waiting: _Waiting) -> None:
-        taken: list[tuple[SpendHold, int, asyncio.Future[bool]]] = []
+        taken: list[_Item] = []
         await asyncio.sleep(0)  # let the requests that are ready right now join the first batch
         try:
             while waiting.reserves or waiting.settles:
@@ -67,7 +70,7 @@ class SpendWriter:
             for _, _, future in taken + waiting.reserves + waiting.settles:
                 future.cancel()  # a no-op on those answered; the rest only if this task itself was cancelled
 
-    async def _settle(self, settles: list[tuple[SpendHold, int, asyncio.Future[bool]]]) -> None:
+    async def _settle(self, settles: list[_Item]) -> None:
         try:
             settled = await self._store.settle_spend([(hold, spent) for hold, spent, _ in settles])
         except Exception as error:
@@ -77,7 +80,7 @@ class SpendWriter:
         for hold, _, future in settles:
             future.set_result(hold.id in settled)
 
-    async def _reserve(self, batch: list[tuple[SpendHold, int, asyncio.Future[bool]]]) -> None:
+    async def _reserve(self, batch: list[_Item]) -> None:
         cap = batch[0][1]
         attempts = [batch] if len(batch) == 1 else [batch] + [[one] for one in batch]
         for attempt in attempts:
@@ -96,10 +99,9 @@ class SpendWriter:
                         future.set_result(admitted)
 
 
-def _same_month_and_cap(reserves: list[tuple[SpendHold, int, asyncio.Future[bool]]],
-                        ) -> list[list[tuple[SpendHold, int, asyncio.Future[bool]]]]:
+def _same_month_and_cap(reserves: list[_Item]) -> list[list[_Item]]:
     """One statement reserves holds of one month under one cap (a cap changed mid-batch splits it)."""
-    groups: dict[tuple[str, int], list[tuple[SpendHold, int, asyncio.Future[bool]]]] = {}
+    groups: dict[tuple[str, int], list[_Item]] = {}
     for item in reserves:
         groups.setdefault((item[0].month, item[1]), []).append(item)
     return list(groups.values())

@@ -6,10 +6,11 @@ upstream's encoded bytes, their base64 and the response built from them) before 
 provider, and gives it back when its response is built. The estimate learns from what the model's
 images have weighed lately (ImageSizes): a 10 KB image held 3 MiB by the fixed per-pixel guess, so
 1 GiB admitted only 341 small generations at once, where 1,000 need 30 MB. An image heavier than
-its estimate grows its hold when it arrives, so `used` stays the bytes actually in memory. When the budget is spent, newcomers wait
-in arrival order, up to PERF_INFLIGHT_WAIT_SECONDS (bounded by their own deadline), then get
-503 provider_unavailable with retry_after. One request larger than the whole budget may still run,
-alone, so no request is refused for its size alone.
+its estimate grows its hold when it arrives, so `used` stays the bytes actually in memory.
+
+When the budget is spent, newcomers wait in arrival order, up to PERF_INFLIGHT_WAIT_SECONDS (bounded
+by their own deadline), then get 503 provider_unavailable with retry_after. One request larger than
+the whole budget may still run, alone, so no request is refused for its size alone.
 """
 from __future__ import annotations
 
