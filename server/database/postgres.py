@@ -1,6 +1,7 @@
 """The PostgreSQL store (asyncpg): the same schema, migrations and queries as the SQLite one."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ import asyncpg
 
 from server.database import queries as q
 from server.database.admin_postgres import PostgresAdmin
+from server.database.group_writer import GroupWriter
 from server.database.job_postgres import PostgresJobs
 from server.database.migrations import migrations
 from server.database.records import (
@@ -55,6 +57,11 @@ WITH done AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS d(id, spent)),
                                             spent_micros = s.spent_micros + per_month.spent
                FROM per_month WHERE s.key_id = per_month.key_id AND s.month = per_month.month)
 SELECT id FROM settled"""
+# Many ledger rows in one statement (group_writer.py): one array per column, unnested back into rows.
+_LEDGER_ARRAYS = ", ".join(f"${i}::{'bigint' if field.type == 'int' else 'text'}[]"
+                           for i, field in enumerate(dataclasses.fields(LedgerEntry), 1))
+_INSERT_LEDGER_ROWS = (f"INSERT INTO usage_ledger ({q.LEDGER_COLUMNS}) SELECT * FROM unnest({_LEDGER_ARRAYS}) "
+                       "ON CONFLICT (id) DO NOTHING")
 _EXPIRE_HOLDS = """
 WITH expired AS (DELETE FROM spend_holds WHERE expires_at <= $1 RETURNING key_id, month, micros),
      per_month AS (SELECT key_id, month, sum(micros) AS micros FROM expired GROUP BY key_id, month)
@@ -79,6 +86,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' queries: admin_/job_postgres.py
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._ledger = GroupWriter(self._insert_ledger_row, self._insert_ledger_rows)
 
     @classmethod
     async def connect(cls, dsn: str, *, max_size: int = 10) -> PostgresStore:
@@ -127,7 +135,13 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
         return int(await self._pool.fetchval(_SQL["COUNT_KEYS"]))
 
     async def record(self, entry: LedgerEntry) -> None:
+        await self._ledger.write(entry)
+
+    async def _insert_ledger_row(self, entry: LedgerEntry) -> None:
         await self._pool.execute(_SQL["INSERT_LEDGER"], *entry.__dict__.values())
+
+    async def _insert_ledger_rows(self, entries: Sequence[LedgerEntry]) -> None:
+        await self._pool.execute(_INSERT_LEDGER_ROWS, *map(list, zip(*(e.__dict__.values() for e in entries))))
 
     async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
         sql = _numbered(q.USAGE.format(key_filter="AND key_id = ?" if key_id else ""))
