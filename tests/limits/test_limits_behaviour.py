@@ -264,3 +264,28 @@ def test_window_added_later_starts_from_remembered_entries(backend: Backend) -> 
         assert remaining(await lim.peek("k", FREE)) == {"minute": 2, "day": 47}
 
     backend.run(body)
+
+
+def test_settles_and_releases_that_arrive_together_are_each_applied_once(backend: Backend) -> None:
+    """Redis sends finishes that gather while one is in flight as one pipeline (server/limits/redis.py);
+    each must land exactly as a lone one would, also when Redis has forgotten the scripts."""
+    wide = (WindowLimit("minute", 1000, 60), WindowLimit("day", 1000, 86400))
+
+    async def body() -> None:
+        lim = backend.make()
+        for forget_scripts in (False, True):
+            subject = f"together-{forget_scripts}"
+            admitted = [await lim.reserve(subject, 2, wide) for _ in range(40)]
+            assert all(isinstance(a, Admitted) for a in admitted)
+            if forget_scripts and backend.kind == "redis":
+                backend.sync_redis().script_flush()  # as after a Redis restart: the pipeline meets NOSCRIPT
+            ids = [a.reservation_id for a in admitted if isinstance(a, Admitted)]
+            await asyncio.gather(*(lim.settle(subject, i) for i in ids[:25]), *(lim.release(subject, i) for i in ids[25:]),
+                                 lim.release(subject, ids[0]))  # a release after (or beside) its settle: nothing
+            assert remaining(await lim.peek(subject, wide)) == {"minute": 950, "day": 950}
+            await asyncio.gather(*(lim.release(subject, i) for i in ids))  # all finished: releases change nothing
+            assert remaining(await lim.peek(subject, wide)) == {"minute": 950, "day": 950}
+            if backend.kind == "redis":
+                assert backend.sync_redis().hlen(f"{backend.prefix}{{{subject}}}:pending") == 0
+
+    backend.run(body)

@@ -1,16 +1,17 @@
-"""Rows written to PostgreSQL a statement at a time, whatever gathered meanwhile going as one.
+"""Writes to a backend a statement at a time, whatever gathered meanwhile going as one.
 
-Each ledger row is its own INSERT and its own commit, and with 16 requests at a time those single
-statements cost more than the rows: asyncpg's per-statement work in this process and PostgreSQL's
-per-commit work in its backends. A multi-row INSERT of 16 rows costs about a third of that per row
-(measured beside single statements, 16 writers at once: ~240 → ~90 µs client CPU and ~240 → ~75 µs
-PostgreSQL CPU per row).
+A request's small writes (its PostgreSQL ledger row, its Redis limiter settlement) each cost a
+statement or command of their own, and at 16 requests at a time the per-statement work in this
+process (the client library's) and in the backend costs more than the writes. One statement of
+16 rows, or one pipeline of 16 commands, costs a fraction of that per write: for ledger rows,
+measured beside single statements with 16 writers at once, ~240 → ~90 µs client CPU and
+~240 → ~75 µs PostgreSQL CPU per row.
 
-So a writer keeps one statement in flight. A row arriving while it is idle goes alone, at once, in
-its caller's task: a lone request pays nothing extra. Rows arriving while a statement is in flight
-wait and then go together as the next statement, and each caller returns only after the commit
-that holds its row, as before. If a multi-row statement fails, each of its rows is retried alone,
-so one row that cannot be written fails only its own caller.
+So a writer keeps one write in flight. A write arriving while it is idle goes alone, at once, in
+its caller's task: a lone request pays nothing extra. Writes arriving while one is in flight wait
+and then go together as the next, and each caller returns only after the batch holding its write
+has been answered, as before. If a batch fails, each of its writes is retried alone, so one write
+that cannot be made fails only its own caller; the writes must therefore be idempotent.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 Row = TypeVar("Row")
-log = logging.getLogger("perf.database")
+log = logging.getLogger("perf.runtime")
 
 
 class GroupWriter(Generic[Row]):
@@ -33,7 +34,7 @@ class GroupWriter(Generic[Row]):
         self._drainer: asyncio.Task[None] | None = None  # held so the task cannot be collected mid-write
 
     async def write(self, row: Row) -> None:
-        """Returns once `row` is committed; raises what writing it alone raised."""
+        """Returns once `row` is written (committed, answered); raises what writing it alone raised."""
         if self._busy:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append((row, future))
@@ -68,7 +69,7 @@ class GroupWriter(Generic[Row]):
             try:
                 await self._write_many([row for row, _ in batch])
             except Exception:  # one statement is all or nothing: retry the rows one by one below
-                log.warning("a write of %d rows failed; retrying them one by one", len(batch), exc_info=True)
+                log.warning("a batch of %d writes failed; retrying them one by one", len(batch), exc_info=True)
             else:
                 for _, future in batch:
                     if not future.done():
