@@ -37,3 +37,18 @@ def test_slow_client_settings_defaults_and_variables() -> None:
     configured = GatewaySettings.from_env({"PERF_BODY_READ_TIMEOUT_SECONDS": "5",
                                            "PERF_KEEPALIVE_TIMEOUT_SECONDS": "9.5"})
     assert (configured.body_read_timeout_s, configured.keepalive_timeout_s) == (5.0, 9.5)
+
+
+def test_new_request_ids_have_the_documented_shape_and_use_the_whole_alphabet() -> None:
+    from collections import Counter
+
+    from contract.request_ids import REQUEST_ID, new_request_id
+
+    ids = [new_request_id() for _ in range(2000)]
+    assert all(REQUEST_ID.fullmatch(i) and len(i) == len("req_img_") + 24 for i in ids)
+    assert len(set(ids)) == len(ids)
+    seen = Counter(c for i in ids for c in i[len("req_img_"):])
+    # 48,000 characters over 62 symbols: each about 774 times; a skewed or truncated spelling shows.
+    assert len(seen) == 62 and min(seen.values()) > 600 and max(seen.values()) < 950
+    # The last character is as random as the first (a too-small draw would leave it mostly "a").
+    assert len({i[-1] for i in ids}) == 62
