@@ -22,7 +22,8 @@ from server.jobs.render import job_message
 from server.jobs.requests import kind_of
 from server.jobs.webhook_target import checked_webhook_url
 from server.jobs.workers import JobWorkers
-from server.pipeline.pipeline import Call, Pipeline
+from server.pipeline.call import Call
+from server.pipeline.pipeline import Pipeline
 from server.runtime.outages import backend
 
 MAX_PAGE = 100

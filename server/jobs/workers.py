@@ -37,7 +37,8 @@ from server.jobs.hooks import WorkerHooks, ledger_id, saved_deployment
 from server.jobs.render import error_json
 from server.jobs.requests import kind_of
 from server.jobs.settings import JobSettings
-from server.pipeline.pipeline import Call, Pipeline
+from server.pipeline.call import Call
+from server.pipeline.pipeline import Pipeline
 from server.runtime.request_context import REQUEST_ID
 
 log = logging.getLogger("perf.jobs")

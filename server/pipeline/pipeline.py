@@ -20,8 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from perf.images.v1 import image_service_pb2 as pb
 from server.accounting.holds import WINDOW_STATES, Accountant, Hold
@@ -31,10 +30,10 @@ from server.database import Store
 from server.database.records import ApiKey, LedgerEntry
 from server.errors import PerfError, RateLimitExceeded, UpstreamError
 from server.pipeline.budget import ImageByteBudget, ImageSizes, held_bytes
+from server.pipeline.call import Call
 from server.pipeline.delivery import Delivery
 from server.pipeline.failover import Failover
 from server.pipeline.idempotency import Idempotency, fingerprint, parse_key
-from server.pipeline.job_hooks import JobHooks
 from server.pipeline.kinds import Kind, Rules
 from server.pipeline.latency import LatencyEstimates
 from server.pipeline.requests import VARIATION, ImageRequest
@@ -46,24 +45,6 @@ from server.runtime.metrics import ServerMetrics
 from server.runtime.request_context import SUMMARY, CallSummary
 
 log = logging.getLogger("perf.server")
-
-
-@dataclass(frozen=True)
-class Call:
-    """Who asks, under which request id, until when, with which Idempotency-Key, and (streamed requests)
-    where its events go."""
-
-    caller: ApiKey
-    request_id: str
-    time_remaining: float | None = None
-    idempotency_key: str | None = None
-    events: EventSink | None = None
-    # An admitted async job run by a worker (job_hooks.py); None: a synchronous request.
-    job: JobHooks | None = None
-
-
-class EventSink(Protocol):
-    async def put(self, event: pb.ImageStreamEvent) -> None: ...
 
 
 class Pipeline:

@@ -17,9 +17,10 @@ from server.catalog.pricing import MICROS
 from server.database import Store
 from server.errors import NotFound, ProviderUnavailable
 from server.jobs.service import JobService
+from server.pipeline.call import Call
 from server.pipeline.kinds import EDIT_IMAGES, GENERATE, VARY
 from server.pipeline.model_views import model_message
-from server.pipeline.pipeline import Call, Pipeline
+from server.pipeline.pipeline import Pipeline
 from server.pipeline.routing import Router
 from server.pipeline.streaming import streamed
 from server.runtime.outages import backend

@@ -15,8 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 from perf.images.v1 import image_service_pb2 as pb
+from server.pipeline.call import Call
 from server.pipeline.kinds import Kind
-from server.pipeline.pipeline import Call, Pipeline
+from server.pipeline.pipeline import Pipeline
 
 
 class _Queue:
