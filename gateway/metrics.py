@@ -16,6 +16,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from contract.metric_children import Children
+
 log = logging.getLogger("perf.gateway")
 
 UNMATCHED = "unmatched"
@@ -36,10 +38,11 @@ class GatewayMetrics:
         self.seconds = Histogram("perf_gateway_request_seconds", "HTTP requests, received to last byte sent.",
                                  ("route",), buckets=BUCKETS, registry=r)
         self.in_flight = Gauge("perf_gateway_requests_in_flight", "HTTP requests being handled now.", registry=r)
+        self._requests, self._seconds = Children(self.requests), Children(self.seconds)  # contract/metric_children.py
 
     def finished(self, route: str, method: str, status: int, error_type: str, seconds: float) -> None:
-        self.requests.labels(route, method if method in METHODS else "other", str(status), error_type).inc()
-        self.seconds.labels(route).observe(seconds)
+        self._requests(route, method if method in METHODS else "other", str(status), error_type).inc()
+        self._seconds(route).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from contract.metric_children import Children
 from server.catalog.lifecycle import Lifecycles
 from server.catalog.model import Catalog
 from server.database.records import LedgerEntry
@@ -73,6 +74,11 @@ class ServerMetrics:
                                     registry=r)
         self.stored_images = Counter("perf_stored_images", "Images written to the image store.", registry=r)
         r.register(_LifecycleCollector(catalog, lifecycles))
+        # What each request records, through cached children (contract/metric_children.py).
+        self._generations, self._seconds = Children(self.generations), Children(self.seconds)
+        self._own_seconds, self._images = Children(self.own_seconds), Children(self.images)
+        self._billed, self._upstream_cost = Children(self.billed), Children(self.upstream_cost)
+        self._upstream_seconds, self._upstream_errors = Children(self.upstream_seconds), Children(self.upstream_errors)
 
     def watch_circuits(self, catalog: Catalog, view: Callable[[str], tuple[str, float]]) -> None:
         """perf_deployment_circuit: each deployment's breaker state (server/pipeline/breakers.py), at scrape time."""
@@ -103,22 +109,22 @@ class ServerMetrics:
         """One image request's ledger row, as counters and latencies."""
         model, provider = self.model(entry.model), entry.provider or "none"
         outcome = entry.error_type or entry.status
-        self.generations.labels(entry.kind, model, provider, self.upstream_model(entry.upstream_model), entry.mode,
-                                outcome).inc()
-        self.seconds.labels(entry.kind, model).observe(seconds)
-        self.own_seconds.labels(entry.kind).observe(max(0.0, seconds - upstream_s))
+        self._generations(entry.kind, model, provider, self.upstream_model(entry.upstream_model), entry.mode,
+                          outcome).inc()
+        self._seconds(entry.kind, model).observe(seconds)
+        self._own_seconds(entry.kind).observe(max(0.0, seconds - upstream_s))
         if entry.n_delivered and entry.status != "replayed":
-            self.images.labels(model, provider, entry.mode).inc(entry.n_delivered)
+            self._images(model, provider, entry.mode).inc(entry.n_delivered)
         if entry.billed_micros:
-            self.billed.labels(model, provider).inc(entry.billed_micros / MICROS_PER_USD)
+            self._billed(model, provider).inc(entry.billed_micros / MICROS_PER_USD)
         if entry.upstream_cost_micros:
-            self.upstream_cost.labels(provider, self.upstream_model(entry.upstream_model)).inc(
+            self._upstream_cost(provider, self.upstream_model(entry.upstream_model)).inc(
                 entry.upstream_cost_micros / MICROS_PER_USD)
 
     def upstream_call(self, provider: str, deployment: str, seconds: float, error_type: str | None) -> None:
-        self.upstream_seconds.labels(provider, deployment, error_type or "ok").observe(seconds)
+        self._upstream_seconds(provider, deployment, error_type or "ok").observe(seconds)
         if error_type is not None and error_type != "cancelled":  # a hang-up is not the upstream's failure
-            self.upstream_errors.labels(provider, deployment, error_type).inc()
+            self._upstream_errors(provider, deployment, error_type).inc()
 
     def stored(self, sizes: list[int]) -> None:
         self.stored_images.inc(len(sizes))

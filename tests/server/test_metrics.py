@@ -163,3 +163,19 @@ def test_circuit_states_are_read_from_the_breakers_at_scrape_time() -> None:
     clock.now += 30
     text = metrics.exposition().decode()
     assert state("flux-dev/flux-2-klein-9b", "flux-dev", "bfl", text) == {"closed": 0, "open": 0, "half_open": 1}
+
+
+def test_cached_children_are_the_metrics_own_and_count_in_its_exposition() -> None:
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    from contract.metric_children import Children
+
+    registry = CollectorRegistry()
+    counter = Counter("perf_test_things", "Things.", ("kind",), registry=registry)
+    children = Children(counter)
+    assert children("a") is children("a") is counter.labels("a")
+    children("a").inc()
+    children("b").inc(2)
+    counter.labels("a").inc()
+    text = generate_latest(registry).decode()
+    assert 'perf_test_things_total{kind="a"} 2.0' in text and 'perf_test_things_total{kind="b"} 2.0' in text
