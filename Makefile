@@ -59,6 +59,7 @@ $(LITELLM_STAMP): bench/requirements-litellm.txt
 bench: $(STAMP) $(LITELLM_STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.live
+	$(PY) -m bench.floor
 	$(PY) -m bench.accounting
 	$(PY) -m bench.limiter
 	$(PY) -m bench.edits

@@ -10,3 +10,27 @@ from bench.accounting import accounting_only
 def test_accounting_benchmark_runs(tmp_path: Path) -> None:
     table = asyncio.run(accounting_only("sqlite + in-process", None, None, "", tmp_path, 32))
     assert table.count("| sqlite + in-process") == 2
+
+
+def test_the_floor_server_relays_the_upstream_image_through_our_gateway(tmp_path: Path) -> None:
+    """bench/floor.py's baseline is a real relay: the image the fake made comes out of our gateway."""
+    import base64
+    import os
+
+    import orjson
+
+    from bench.floor import BODY, Reading, floor_stack, table
+    from bench.live import fake_openai
+    from tests.stack import http
+
+    env = {**os.environ, "PYTHONPATH": f"generated{os.pathsep}.", "PERF_LOG_LEVEL": "WARNING"}
+    with fake_openai(0.0, 0.0) as fake_url, floor_stack(fake_url, env, tmp_path / "floor") as floor:
+        direct = http("POST", fake_url + "/v1/images/generations", {"model": "gpt-image-2", "prompt": "benchmark",
+                      "n": 1, "size": "1024x1024", "quality": "medium"}, headers={"Authorization": "Bearer test-key"})
+        relayed = http("POST", floor.url + "/v1/images/generations", BODY,
+                       headers={"Authorization": "Bearer pk_live_unchecked", "Content-Type": "application/json"})
+    assert relayed.status == 200
+    image = base64.b64decode(orjson.loads(relayed.body)["data"][0]["b64_json"])
+    assert image == base64.b64decode(orjson.loads(direct.body)["data"][0]["b64_json"]) and image[:4] == b"\x89PNG"
+    lines = table({"ours": [Reading(100, 1.0, 2.0, 0)], "floor": [Reading(400, 0.5, 0.5, 0)]}, 16, 1, 1.0)
+    assert lines[-1].startswith("ours ÷ floor: req/s 0.25×, CPU per request 3.00× (2.000 ms of product work, 1.500")

@@ -1,0 +1,54 @@
+"""The transport floor: an ImageService whose GenerateImages does only what no product can skip.
+
+It is run by bench/floor.py as `python -m bench.floor_server GRPC_PORT UPSTREAM_URL`: grpc.aio on the
+same event loop as ours (uvloop), one aiohttp session to the fake OpenAI upstream, orjson for its reply,
+pybase64 for the image, and a GenerateImagesResponse carrying the raw bytes. No key, limit, validation,
+routing, ledger, metrics or image checks: what our server costs above this is our product's own work.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import aiohttp
+import grpc
+import orjson
+import pybase64
+
+from contract import event_loop
+from perf.images.v1 import image_service_pb2 as pb
+from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+
+UPSTREAM_BODY = orjson.dumps({"model": "gpt-image-2", "prompt": "benchmark", "n": 1, "size": "1024x1024",
+                              "quality": "medium"})
+UPSTREAM_HEADERS = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
+
+
+class FloorService(pb_grpc.ImageServiceServicer):
+    def __init__(self, session: aiohttp.ClientSession, upstream: str) -> None:
+        self._session = session
+        self._url = upstream + "/v1/images/generations"
+
+    async def GenerateImages(self, request: pb.GenerateImagesRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GenerateImagesResponse:
+        async with self._session.post(self._url, data=UPSTREAM_BODY, headers=UPSTREAM_HEADERS) as reply:
+            body = await reply.read()
+        image = pybase64.b64decode(orjson.loads(body)["data"][0]["b64_json"], validate=True)
+        return pb.GenerateImagesResponse(
+            created=int(time.time()), data=[pb.Image(data=image)], size="1024x1024", quality="standard",
+            output_format="png", perf=pb.Perf(request_id="req_img_floor", model_used=request.model, size="1024x1024",
+                                              quality="standard", cost_usd=0.04, latency_ms=1))
+
+
+async def serve(port: int, upstream: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        server = grpc.aio.server()
+        pb_grpc.add_ImageServiceServicer_to_server(FloorService(session, upstream), server)
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        print("ready", flush=True)
+        await server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    event_loop.run(serve(int(sys.argv[1]), sys.argv[2]))
