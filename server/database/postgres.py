@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from contract.group_writer import GroupWriter
 from server.database import queries as q
 from server.database.admin_postgres import PostgresAdmin
 from server.database.job_postgres import PostgresJobs
@@ -21,7 +22,6 @@ from server.database.records import (
     SpendHold,
     UsageRow,
 )
-from server.runtime.group_writer import GroupWriter
 
 # Any constant works; it only has to be the same for every replica applying migrations.
 _MIGRATION_LOCK = 0x70657266
@@ -57,7 +57,7 @@ WITH done AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS d(id, spent)),
                                             spent_micros = s.spent_micros + per_month.spent
                FROM per_month WHERE s.key_id = per_month.key_id AND s.month = per_month.month)
 SELECT id FROM settled"""
-# Many ledger rows in one statement (server/runtime/group_writer.py): one array per column, unnested.
+# Many ledger rows in one statement (contract/group_writer.py): one array per column, unnested.
 _LEDGER_ARRAYS = ", ".join(f"${i}::{'bigint' if field.type == 'int' else 'text'}[]"
                            for i, field in enumerate(dataclasses.fields(LedgerEntry), 1))
 _INSERT_LEDGER_ROWS = (f"INSERT INTO usage_ledger ({q.LEDGER_COLUMNS}) SELECT * FROM unnest({_LEDGER_ARRAYS}) "

@@ -22,7 +22,7 @@ PEXPIRE to max(longest window + its bucket width, lease) + 1 s, so idle subjects
 Errors (Redis down) propagate: whether to fail open or closed is the caller's policy.
 
 Settlements and releases that arrive while one is in flight go together as one pipeline of
-EVALSHAs (server/runtime/group_writer.py): at 16 requests at a time, redis-py's per-command work
+EVALSHAs (contract/group_writer.py): at 16 requests at a time, redis-py's per-command work
 (pool, retry, argument handling) was half of what the limiter cost this process. finish.lua is
 idempotent, so a pipeline that fails (NOSCRIPT after a Redis restart, say) is redone one by one.
 """
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from contract.group_writer import GroupWriter
 from server.limits.base import (
     DEFAULT_LEASE_S,
     Admitted,
@@ -44,7 +45,6 @@ from server.limits.base import (
     WindowState,
     validate,
 )
-from server.runtime.group_writer import GroupWriter
 
 log = logging.getLogger(__name__)
 

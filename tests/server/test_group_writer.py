@@ -1,4 +1,4 @@
-"""The group writer (server/runtime/group_writer.py): a lone row goes alone, rows that gather while a
+"""The group writer (contract/group_writer.py): a lone row goes alone, rows that gather while a
 statement is in flight go as one, a failing batch is retried row by row; and PostgreSQL's ledger rows
 written that way come back exactly as written, on both stores."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from contract.group_writer import GroupWriter
 from server.database import Store, queries
 from server.database.records import LedgerEntry
-from server.runtime.group_writer import GroupWriter
 
 
 class Recorder:

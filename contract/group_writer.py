@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 Row = TypeVar("Row")
-log = logging.getLogger("perf.runtime")
+log = logging.getLogger("perf.group_writer")
 
 
 class GroupWriter(Generic[Row]):
