@@ -178,3 +178,18 @@ def test_only_picks_settings_and_refuses_unknown_ones(capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         options_from(["--only", "hold/huge"])
     assert "unknown hold/huge" in capsys.readouterr().err
+
+
+def test_our_bare_upstream_row_asks_the_fake_what_our_server_asks_it() -> None:
+    """The "added p50" subtracts this row: it must time the upstream call our server really makes for the
+    public model the cells request, not another model's path through the fake."""
+    from bench.compare.run import BODIES
+    from server.catalog import load_catalog
+    from server.runtime.config import ServerSettings
+
+    catalog = load_catalog(ServerSettings().catalog_path)
+    public = BODIES[US]["model"]
+    deployment = catalog.deployments[catalog.models[public].deployments[0]]
+    upstream = BODIES[UPSTREAM[US]]
+    assert upstream["model"] == deployment.upstream_model
+    assert upstream["quality"] == deployment.quality["standard"] and upstream["size"] == BODIES[US]["size"]
