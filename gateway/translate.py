@@ -96,16 +96,19 @@ def generation_response(response: pb.GenerateImagesResponse) -> list[bytes]:
     """The JSON answer as pieces to write in order: the images' base64 is encoded once, straight from the
     raw bytes gRPC carried, and never copied into a larger string or body (a 1.5 MB image is 2 MB of
     base64: building it as a str, then a dict, then one JSON body would hold it three times over)."""
-    inline = any(image.data for image in response.data)
+    # Each read of a bytes field makes a new copy of it (upb): read every image's bytes once. Four reads
+    # of a 1.1 MB image were a third of the gateway's CPU on large images (py-spy).
+    images = [(image, image.data) for image in response.data]
+    inline = any(data for _, data in images)
     # Unguessable, so no revised_prompt can contain it (only needed when there are images to splice in).
     marker = f"perf-image-{secrets.token_hex(8)}-" if inline else ""
-    data = []
-    for index, image in enumerate(response.data):
-        item = {"b64_json": f"{marker}{index}"} if image.data else {"url": image.url}
+    items = []
+    for index, (image, data) in enumerate(images):
+        item = {"b64_json": f"{marker}{index}"} if data else {"url": image.url}
         if image.revised_prompt:
             item["revised_prompt"] = image.revised_prompt
-        data.append(item)
-    body: dict[str, Any] = {"created": response.created, "data": data, "perf": perf_json(response.perf)}
+        items.append(item)
+    body: dict[str, Any] = {"created": response.created, "data": items, "perf": perf_json(response.perf)}
     # What was delivered, at the top level as OpenAI's 2026 ImagesResponse carries it.
     for name in ("background", "output_format", "quality", "size"):
         if getattr(response, name):
@@ -116,10 +119,10 @@ def generation_response(response: pb.GenerateImagesResponse) -> list[bytes]:
     if not inline:
         return [text]
     parts: list[bytes] = []
-    for index, image in enumerate(response.data):
-        if image.data:
+    for index, (_, data) in enumerate(images):
+        if data:
             before, text = text.split(f"{marker}{index}".encode(), 1)
-            parts += [before, pybase64.b64encode(image.data)]
+            parts += [before, pybase64.b64encode(data)]
     return [*parts, text]
 
 
