@@ -107,10 +107,10 @@ async def accounting_only(label: str, database_url: str | None, redis_url: str |
 
     async def one(api_key: ApiKey, i: int) -> None:
         hold = await accountant.reserve(api_key, 1, 16_000)
-        await accountant.settle(hold, 16_000)
+        settles = await accountant.settle(hold, 16_000)
         await store.record(LedgerEntry(uuid.uuid4().hex, f"req_{i}", api_key.id, "test", "dall-e-2",
                                        "openai", "dall-e-2", 1, 1, "256x256", "standard", 16_000, 0, 1, "ok", "",
-                                       "", int(time.time()), time.strftime("%Y-%m-%d")))
+                                       "", int(time.time()), time.strftime("%Y-%m-%d")), settles)
 
     out = []
     try:

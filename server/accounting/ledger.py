@@ -11,7 +11,7 @@ from contract import image_urls
 from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.ids import ordered_id
-from server.database.records import ApiKey, LedgerEntry
+from server.database.records import ApiKey, LedgerEntry, SpendHold
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
 from server.pipeline.validation import MAX_PROMPT_CHARS  # a refused longer prompt is kept cut to it
@@ -47,6 +47,8 @@ class LedgerDraft:
     # For the operator's gallery (server/admin/): what was asked and which stored images answered it.
     prompt: str = ""
     images: tuple[str, ...] = ()
+    # The money hold this row settles, and what it spent (written with the row: Store.record).
+    settles: tuple[SpendHold, int] | None = None
 
     @classmethod
     def start(cls, request_id: str, key: ApiKey, kind: str, request: Message, default_model: str) -> LedgerDraft:

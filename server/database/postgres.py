@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -22,6 +23,10 @@ from server.database.records import (
     SpendHold,
     UsageRow,
 )
+
+log = logging.getLogger("perf.store")
+# A ledger row, and what its request spent of its money hold, if it had one (Store.record).
+_LedgerWrite = tuple[LedgerEntry, tuple[SpendHold, int] | None]
 
 # Any constant works; it only has to be the same for every replica applying migrations.
 _MIGRATION_LOCK = 0x70657266
@@ -47,7 +52,7 @@ WITH reserved AS ({_numbered(q.RESERVE_SPEND)} RETURNING 1),
                FROM unnest($7::text[], $8::bigint[], $9::bigint[]) AS h(id, micros, expires_at), reserved)
 SELECT count(*) FROM reserved"""
 # Deleting a hold decides who settles it: its request, or the sweeper once its lease is over.
-_SETTLE_HOLDS = """
+_SETTLE_HOLDS_CTES = """
 WITH done AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS d(id, spent)),
      settled AS (DELETE FROM spend_holds AS h USING done WHERE h.id = done.id
                  RETURNING h.id, h.key_id, h.month, h.micros, done.spent),
@@ -55,13 +60,22 @@ WITH done AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS d(id, spent)),
                    GROUP BY key_id, month),
      moved AS (UPDATE spend_months AS s SET reserved_micros = s.reserved_micros - per_month.micros,
                                             spent_micros = s.spent_micros + per_month.spent
-               FROM per_month WHERE s.key_id = per_month.key_id AND s.month = per_month.month)
-SELECT id FROM settled"""
-# Many ledger rows in one statement (contract/group_writer.py): one array per column, unnested.
-_LEDGER_ARRAYS = ", ".join(f"${i}::{'bigint' if field.type == 'int' else 'text'}[]"
-                           for i, field in enumerate(dataclasses.fields(LedgerEntry), 1))
-_INSERT_LEDGER_ROWS = (f"INSERT INTO usage_ledger ({q.LEDGER_COLUMNS}) SELECT * FROM unnest({_LEDGER_ARRAYS}) "
-                       "ON CONFLICT (id) DO NOTHING")
+               FROM per_month WHERE s.key_id = per_month.key_id AND s.month = per_month.month)"""
+_SETTLE_HOLDS = _SETTLE_HOLDS_CTES + " SELECT id FROM settled"
+
+
+def _ledger_rows(first: int) -> str:
+    """Many ledger rows in one statement (contract/group_writer.py): one array per column, unnested,
+    the arrays as parameters `first`, `first` + 1, …"""
+    arrays = ", ".join(f"${i}::{'bigint' if field.type == 'int' else 'text'}[]"
+                       for i, field in enumerate(dataclasses.fields(LedgerEntry), first))
+    return f"INSERT INTO usage_ledger ({q.LEDGER_COLUMNS}) SELECT * FROM unnest({arrays}) ON CONFLICT (id) DO NOTHING"
+
+
+_INSERT_LEDGER_ROWS = _ledger_rows(1)
+# Ledger rows and the money their requests spent, one statement: a capped request's settlement rides
+# on its ledger row's round trip and commit instead of taking its own.
+_INSERT_LEDGER_ROWS_AND_SETTLE = f"{_SETTLE_HOLDS_CTES}, recorded AS ({_ledger_rows(3)}) SELECT id FROM settled"
 _EXPIRE_HOLDS = """
 WITH expired AS (DELETE FROM spend_holds WHERE expires_at <= $1 RETURNING key_id, month, micros),
      per_month AS (SELECT key_id, month, sum(micros) AS micros FROM expired GROUP BY key_id, month)
@@ -134,14 +148,27 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
     async def count_keys(self) -> int:
         return int(await self._pool.fetchval(_SQL["COUNT_KEYS"]))
 
-    async def record(self, entry: LedgerEntry) -> None:
-        await self._ledger.write(entry)
+    async def record(self, entry: LedgerEntry, settles: tuple[SpendHold, int] | None = None) -> None:
+        await self._ledger.write((entry, settles))
 
-    async def _insert_ledger_row(self, entry: LedgerEntry) -> None:
-        await self._pool.execute(_SQL["INSERT_LEDGER"], *entry.__dict__.values())
+    async def _insert_ledger_row(self, row: _LedgerWrite) -> None:
+        entry, settles = row
+        if settles is None:
+            await self._pool.execute(_SQL["INSERT_LEDGER"], *entry.__dict__.values())
+        else:
+            await self._insert_ledger_rows([row])
 
-    async def _insert_ledger_rows(self, entries: Sequence[LedgerEntry]) -> None:
-        await self._pool.execute(_INSERT_LEDGER_ROWS, *map(list, zip(*(e.__dict__.values() for e in entries))))
+    async def _insert_ledger_rows(self, rows: Sequence[_LedgerWrite]) -> None:
+        columns = map(list, zip(*(entry.__dict__.values() for entry, _ in rows)))
+        settles = [settles for _, settles in rows if settles is not None]
+        if not settles:
+            await self._pool.execute(_INSERT_LEDGER_ROWS, *columns)
+            return
+        settled = {row[0] for row in await self._pool.fetch(
+            _INSERT_LEDGER_ROWS_AND_SETTLE, [hold.id for hold, _ in settles], [spent for _, spent in settles], *columns)}
+        for hold, _ in settles:
+            if hold.id not in settled:
+                log.warning("spend hold %s for key=%s had expired before it settled", hold.id, hold.key_id)
 
     async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
         sql = _numbered(q.USAGE.format(key_filter="AND key_id = ?" if key_id else ""))

@@ -9,6 +9,7 @@ fsync per write into one per batch without weakening "written before the respons
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -32,6 +33,7 @@ from server.database.records import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("perf.store")
 _MAX_BATCH = 256
 
 
@@ -164,8 +166,18 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
     async def count_keys(self) -> int:
         return int(self._reader.execute(q.COUNT_KEYS).fetchone()[0])
 
-    async def record(self, entry: LedgerEntry) -> None:
-        await self._execute(q.INSERT_LEDGER, tuple(entry.__dict__.values()))
+    async def record(self, entry: LedgerEntry, settles: tuple[SpendHold, int] | None = None) -> None:
+        row = tuple(entry.__dict__.values())
+        if settles is None:
+            await self._execute(q.INSERT_LEDGER, row)
+            return
+
+        def record_and_settle(db: sqlite3.Connection) -> set[str]:
+            db.execute(q.INSERT_LEDGER, row)
+            return _settle(db, [settles])
+
+        if not await self._write(record_and_settle):
+            log.warning("spend hold %s for key=%s had expired before it settled", settles[0].id, settles[0].key_id)
 
     async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
         sql = q.USAGE.format(key_filter="AND key_id = ?" if key_id else "")
@@ -188,16 +200,7 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
         return await self._write(reserve)
 
     async def settle_spend(self, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
-        def settle(db: sqlite3.Connection) -> set[str]:
-            settled = set()
-            for hold, spent_micros in settlements:
-                # A hold already expired (and moved to spent) or never committed has nothing left to settle.
-                if db.execute(q.DELETE_HOLD, (hold.id,)).rowcount == 1:
-                    db.execute(q.SETTLE_SPEND, (hold.micros, spent_micros, hold.key_id, hold.month))
-                    settled.add(hold.id)
-            return settled
-
-        return await self._write(settle)
+        return await self._write(lambda db: _settle(db, settlements))
 
     async def expire_spend_holds(self, now: int) -> int:
         def expire(db: sqlite3.Connection) -> int:
@@ -243,3 +246,13 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
         await asyncio.to_thread(self._writer_thread.join)
         self._reader.close()
         self._writer.close()
+
+
+def _settle(db: sqlite3.Connection, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
+    settled = set()
+    for hold, spent_micros in settlements:
+        # A hold already expired (and moved to spent) or never committed has nothing left to settle.
+        if db.execute(q.DELETE_HOLD, (hold.id,)).rowcount == 1:
+            db.execute(q.SETTLE_SPEND, (hold.micros, spent_micros, hold.key_id, hold.month))
+            settled.add(hold.id)
+    return settled

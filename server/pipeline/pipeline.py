@@ -93,6 +93,8 @@ class Pipeline:
                 if call.job is None or not call.job.handed_over:  # a successor finishes (and records) it
                     await self._record(draft, entry)
                     self._metrics.finished(entry, seconds, summary.upstream_ms / 1000)
+                elif draft.settles is not None:
+                    await self._accountant.settle_money(draft.settles)
                 summary.model, summary.provider, summary.deployment = draft.model, draft.provider, draft.deployment
                 summary.images = draft.n_delivered
                 if WINDOW_STATES.get() is None and call.job is None:
@@ -211,7 +213,7 @@ class Pipeline:
         # Only delivered images are billed (an upstream may withhold some).
         cost_micros = valid.cost_micros(len(images), result.usage)
         draft.delivered(len(images), cost_micros, result.model_used, upstream_cost(valid, route, result))
-        await self._accountant.settle(hold, cost_micros)
+        draft.settles = await self._accountant.settle(hold, cost_micros)  # the money: with the ledger row
         self._latency.observe(valid.model.id, time.perf_counter() - started)
         answer = response(valid, result, images, data, cost_micros, call.request_id, started)
         if call.events is not None:
@@ -251,7 +253,7 @@ class Pipeline:
         the store once it answers again (server/accounting/spool.py): no billed request loses its row."""
         tasks = self._accountant.tasks
         try:
-            await tasks.shielded(self._store.record(entry))
+            await tasks.shielded(self._store.record(entry, draft.settles))
             return
         except asyncio.CancelledError:
             raise
@@ -266,6 +268,8 @@ class Pipeline:
             # Neither the store nor the local disk took it: say everything the row held, loudly.
             log.critical("LEDGER WRITE FAILED request_id=%s key=%s entry=%r", draft.request_id, draft.key.id,
                          entry, exc_info=True)
+        if draft.settles is not None:  # alone, then; if the store is down, the hold's lease settles it later
+            await self._accountant.settle_money(draft.settles)
 
     async def _tracked_quietly(self, work: Coroutine[Any, Any, None], call: Call) -> None:
         try:

@@ -8,7 +8,7 @@ import asyncio
 
 from server.accounting.spend_writer import SpendWriter
 from server.database import Store
-from server.database.records import SpendHold
+from server.database.records import LedgerEntry, SpendHold
 from server.runtime.tasks import TaskTracker
 
 MONTH = "2026-12"
@@ -126,3 +126,35 @@ def test_the_writer_batches_a_key_yet_refuses_only_what_alone_does_not_fit(open_
     assert (sum(admitted[:20]), admitted[20]) == (11, True)
     assert reserved == (0, 100_000)
     assert settled == [True] * 12 and after == (48_000, 0)
+
+
+def ledger_row(n: int) -> LedgerEntry:
+    return LedgerEntry(id=f"led_{n:024x}", request_id=f"req_img_{n:024d}", key_id="key_s", mode="live",
+                       model="dall-e-3", provider="openai", upstream_model="gpt-image-2", n_requested=1,
+                       n_delivered=1, size="1024x1024", quality="standard", cost_micros=25_000,
+                       billed_micros=25_000, latency_ms=12, status="ok", error_type="", end_user="",
+                       created_at=1_796_000_000, day="2026-12-01")
+
+
+def test_a_ledger_row_settles_its_hold_in_the_same_write_once(open_store) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> list[object]:
+        store = await open_store()
+        try:
+            assert await store.reserve_spend([hold("r1", 60_000)], CAP)
+            assert await store.reserve_spend([hold("r2", 40_000)], CAP)
+            # At once, so PostgreSQL's writer takes the later ones as one statement: rows with and
+            # without a hold, and one whose hold is not there (swept, or settled already).
+            await asyncio.gather(store.record(ledger_row(1), (hold("r1", 60_000), 25_000)),
+                                 store.record(ledger_row(2), (hold("r2", 40_000), 40_000)),
+                                 store.record(ledger_row(3)),
+                                 store.record(ledger_row(4), (hold("gone", 5_000), 5_000)))
+            seen: list[object] = [await store.month_spend("key_s", MONTH)]
+            await store.record(ledger_row(1), (hold("r1", 60_000), 25_000))  # a replayed row: nothing twice
+            seen += [await store.month_spend("key_s", MONTH), await settled(store, hold("r2", 40_000), 40_000)]
+            usage = await store.usage("2026-12-01", "2026-12-01")
+            seen.append(sum(row.requests for row in usage))
+        finally:
+            await store.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [(65_000, 0), (65_000, 0), False, 4]
