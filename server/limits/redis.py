@@ -21,22 +21,22 @@ keys left by that version are never misread; they expire within a day.) Every re
 PEXPIRE to max(longest window + its bucket width, lease) + 1 s, so idle subjects vanish.
 Errors (Redis down) propagate: whether to fail open or closed is the caller's policy.
 
-Settlements and releases that arrive while one is in flight go together as one pipeline of
-EVALSHAs (contract/group_writer.py): at 16 requests at a time, redis-py's per-command work
-(pool, retry, argument handling) was half of what the limiter cost this process. finish.lua is
-idempotent, so a pipeline that fails (NOSCRIPT after a Redis restart, say) is redone one by one.
+Commands go over one pipelined connection (resp.py): requests' EVALSHAs issued in one loop turn
+leave in one write, without redis-py's per-command work, which was most of what the limiter cost
+this process. A script Redis has forgotten (NOSCRIPT, after a restart) is loaded and run again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
-from contract.group_writer import GroupWriter
 from server.limits.base import (
     DEFAULT_LEASE_S,
     Admitted,
@@ -45,6 +45,7 @@ from server.limits.base import (
     WindowState,
     validate,
 )
+from server.limits.resp import RespClient
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,8 @@ RESERVE_LUA = _COMMON + (_HERE / "reserve.lua").read_text()
 FINISH_LUA = _COMMON + (_HERE / "finish.lua").read_text()
 
 
-# (subject, reservation id, "settle" | "release")
-_Finish = tuple[str, str, str]
-
-
-def _report(finish: _Finish, done: int) -> None:
+def _report(mode: str, reservation_id: str, done: int) -> None:
     """finish.lua's answer: 1 done, 0 not pending, -1 settled after its lease (released instead)."""
-    _, reservation_id, mode = finish
     if mode != "settle":
         return
     if done == 0:
@@ -69,36 +65,25 @@ def _report(finish: _Finish, done: int) -> None:
         log.warning("settle after lease expiry of reservation %s: not counted", reservation_id)
 
 
+class Script:
+    """A Lua script Redis runs by its SHA1 (EVALSHA), loaded again when Redis has forgotten it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+
 class RedisLimiter:
     """Bucketed sliding-window limiter whose state and clock live in Redis; see the module docstring."""
 
-    def __init__(
-        self,
-        url: str,
-        key_prefix: str = "perf:rl:",
-        *,
-        lease_s: float = DEFAULT_LEASE_S,
-        max_connections: int = 64,
-        socket_timeout_s: float = 2.0,
-    ) -> None:
-        """Create the pool lazily (no I/O here); ``lease_s`` may be fractional."""
+    def __init__(self, url: str, key_prefix: str = "perf:rl:", *, lease_s: float = DEFAULT_LEASE_S,
+                 timeout_s: float = 2.0) -> None:
+        """No I/O here: the connection opens with the first command; ``lease_s`` may be fractional."""
         self._prefix = key_prefix
         self._lease_us = int(lease_s * 1_000_000)
-        # A blocking pool: a burst beyond max_connections waits for a free connection (up to
-        # the socket timeout) instead of failing with "too many connections".
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=socket_timeout_s,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            decode_responses=True,
-        )
-        self._redis = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
-        # register_script sends EVALSHA and falls back to SCRIPT LOAD on NOSCRIPT
-        self._reserve = self._redis.register_script(RESERVE_LUA)
-        self._finish = self._redis.register_script(FINISH_LUA)
-        self._finishes = GroupWriter(self._finish_one, self._finish_many)
+        self._redis = RespClient(url, timeout_s=timeout_s)
+        self._reserve = Script(RESERVE_LUA)
+        self._finish = Script(FINISH_LUA)
 
     def keys(self, subject: str) -> list[str]:
         """The four keys of one subject, in the order the scripts expect them."""
@@ -117,23 +102,21 @@ class RedisLimiter:
 
     async def settle(self, subject: str, reservation_id: str) -> None:
         """Keep the reservation counted until it ages out; warn if it was no longer pending."""
-        await self._finishes.write((subject, reservation_id, "settle"))
+        await self._finish_one(subject, reservation_id, "settle")
 
     async def release(self, subject: str, reservation_id: str) -> None:
         """Give a pending reservation's images back in every window; otherwise do nothing."""
-        await self._finishes.write((subject, reservation_id, "release"))
+        await self._finish_one(subject, reservation_id, "release")
 
-    async def _finish_one(self, finish: _Finish) -> None:
-        subject, reservation_id, mode = finish
-        _report(finish, int(await self._finish(keys=self.keys(subject), args=[mode, reservation_id])))
+    async def _finish_one(self, subject: str, reservation_id: str, mode: str) -> None:
+        _report(mode, reservation_id, int(await self._run(self._finish, self.keys(subject), [mode, reservation_id])))
 
-    async def _finish_many(self, finishes: Sequence[_Finish]) -> None:
-        """One round trip: plain EVALSHAs in a pipeline (no MULTI: each script is atomic on its own)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for subject, reservation_id, mode in finishes:
-            pipe.evalsha(self._finish.sha, 4, *self.keys(subject), mode, reservation_id)
-        for finish, done in zip(finishes, await pipe.execute(), strict=True):
-            _report(finish, int(done))
+    async def _run(self, script: Script, keys: list[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await self._redis.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self._redis.execute("SCRIPT", "LOAD", script.source)
+            return await self._redis.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     async def peek(self, subject: str, limits: Sequence[WindowLimit]) -> tuple[WindowState, ...]:
         """The current state of each window of ``limits`` (ages entries, reserves nothing)."""
@@ -141,8 +124,8 @@ class RedisLimiter:
         return (await self._run_reserve(subject, "", 0, limits))[3]
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._redis.aclose()
+        """Close the connection."""
+        await self._redis.close()
 
     async def _run_reserve(
         self, subject: str, rid: str, n: int, limits: Sequence[WindowLimit]
@@ -151,7 +134,7 @@ class RedisLimiter:
         args: list[str | int] = [rid, n, self._lease_us]
         for lim in limits:
             args += [lim.name, lim.limit, lim.window_s]
-        reply = await self._reserve(keys=self.keys(subject), args=args)
+        reply = await self._run(self._reserve, self.keys(subject), args)
         status, label, retry = int(reply[0]), str(reply[1]), int(reply[2])
         flat = reply[3:]
         states = tuple(

@@ -14,10 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 
 from server.limits import ImageLimiter, InProcessLimiter
-from server.limits.redis import FINISH_LUA, RESERVE_LUA, RedisLimiter
+from server.limits.redis import FINISH_LUA, RESERVE_LUA, RedisLimiter, Script
 
 REDIS_URL = os.environ.get("PERF_TEST_REDIS_URL", "")
 
@@ -48,30 +47,18 @@ class FakeTimeRedisLimiter(RedisLimiter):
         super().__init__(url, key_prefix, lease_s=lease_s)
         fake = "redis.call('HMGET', K_WIN, '#fake_s', '#fake_us')"
         assert RESERVE_LUA.count(self.TIME_CALL) == 1 and FINISH_LUA.count(self.TIME_CALL) == 1
-        self._reserve = _Timed(self._redis, RESERVE_LUA.replace(self.TIME_CALL, fake), clock)  # type: ignore[assignment]
-        self._finish = _Timed(self._redis, FINISH_LUA.replace(self.TIME_CALL, fake), clock)  # type: ignore[assignment]
+        self._clock = clock
+        self._fake = {script.sha: Script(script.source.replace(self.TIME_CALL, fake))
+                      for script in (self._reserve, self._finish)}
 
-    async def _finish_many(self, finishes: Sequence[tuple[str, str, str]]) -> None:
-        # A batch pipelines the production script's sha; under the fake clock each goes alone instead.
-        for finish in finishes:
-            await self._finish_one(finish)
-
-
-class _Timed:
-    """A script called like redis-py's registered scripts, with the fake time set in the same round trip."""
-
-    def __init__(self, client: aioredis.Redis, source: str, clock: FakeClock) -> None:
-        self._client, self._source, self._clock = client, source, clock
-        self._sha: str | None = None
-
-    async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
-        if self._sha is None:
-            self._sha = await self._client.script_load(self._source)
+    async def _run(self, script: Script, keys: list[str], args: Sequence[str | int]) -> Any:
+        """The fake-time script, behind an HSET of the clock's time, with nothing between them."""
+        fake = self._fake[script.sha]
+        await self._redis.execute("SCRIPT", "LOAD", fake.source)
         us = round(self._clock.now * 1_000_000)
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(keys[1], mapping={"#fake_s": us // 1_000_000, "#fake_us": us % 1_000_000})
-            pipe.evalsha(self._sha, len(keys), *keys, *args)
-            return (await pipe.execute())[1]
+        replies = await self._redis.pipeline(("HSET", keys[1], "#fake_s", us // 1_000_000, "#fake_us", us % 1_000_000),
+                                             ("EVALSHA", fake.sha, len(keys), *keys, *args))
+        return replies[1]
 
 
 def redis_skip_reason() -> str | None:
