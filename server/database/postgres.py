@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from contract.group_writer import GroupWriter
 from server.database import queries as q
 from server.database.admin_postgres import PostgresAdmin
+from server.database.group_writer import GroupWriter
 from server.database.job_postgres import PostgresJobs
 from server.database.migrations import migrations
 from server.database.records import (
@@ -65,7 +65,7 @@ _SETTLE_HOLDS = _SETTLE_HOLDS_CTES + " SELECT id FROM settled"
 
 
 def _ledger_rows(first: int) -> str:
-    """Many ledger rows in one statement (contract/group_writer.py): one array per column, unnested,
+    """Many ledger rows in one statement (group_writer.py): one array per column, unnested,
     the arrays as parameters `first`, `first` + 1, …"""
     arrays = ", ".join(f"${i}::{'bigint' if field.type == 'int' else 'text'}[]"
                        for i, field in enumerate(dataclasses.fields(LedgerEntry), first))

@@ -1,4 +1,4 @@
-"""The group writer (contract/group_writer.py): a lone row goes alone, rows that gather while a
+"""The group writer (server/database/group_writer.py): a lone row goes alone, rows that gather while a
 statement is in flight go as one, a failing batch is retried row by row; and PostgreSQL's ledger rows
 written that way come back exactly as written, on both stores."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from contract.group_writer import GroupWriter
 from server.database import Store, queries
+from server.database.group_writer import GroupWriter
 from server.database.records import LedgerEntry
 
 

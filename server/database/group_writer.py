@@ -1,9 +1,8 @@
 """Writes to a backend a statement at a time, whatever gathered meanwhile going as one.
 
-A request's small writes (its PostgreSQL ledger row, its Redis limiter settlement) each cost a
-statement or command of their own, and at 16 requests at a time the per-statement work in this
-process (the client library's) and in the backend costs more than the writes. One statement of
-16 rows, or one pipeline of 16 commands, costs a fraction of that per write: for ledger rows,
+A request's ledger row (and, with a spend cap, the money it settles) costs a PostgreSQL statement
+of its own, and at 16 requests at a time the per-statement work in this process (asyncpg's) and in
+the backend costs more than the writes. One statement of 16 rows costs a fraction of that per row:
 measured beside single statements with 16 writers at once, ~240 → ~90 µs client CPU and
 ~240 → ~75 µs PostgreSQL CPU per row.
 
@@ -21,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 Row = TypeVar("Row")
-log = logging.getLogger("perf.group_writer")
+log = logging.getLogger("perf.store")
 
 
 class GroupWriter(Generic[Row]):
