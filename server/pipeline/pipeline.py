@@ -2,6 +2,8 @@
 
     validate → route → (idempotency) → limit + reserve → memory budget → provider → deliver → settle → ledger row
 
+(A spend cap's money is settled by the ledger row's own statement: Store.record.)
+
 An async job (server/jobs/) takes the same path in two parts: `admit` (validate → route → limit +
 reserve) at submission, then `run` by a worker under a Call carrying the job's hooks (job_hooks.py),
 which skips the reservation already made and the Idempotency-Key step.
