@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from server.accounting.spend_writer import SpendWriter
 from server.accounting.tiers import Tier, windows_for
 from server.database import Store
-from server.database.records import ApiKey, SpendHold
+from server.database.records import ApiKey, Settlement, SpendHold
 from server.errors import InvalidRequest, RateLimitExceeded
 from server.limits import Admitted, ImageLimiter, WindowState
 from server.runtime.outages import backend
@@ -103,7 +103,7 @@ class Accountant:
                 f"${key.monthly_cap_micros / 1e6:.2f}", retry_after=seconds_to_next_month(now), limit="monthly_spend")
         return hold
 
-    async def settle(self, hold: Hold, delivered_cost_micros: int) -> tuple[SpendHold, int] | None:
+    async def settle(self, hold: Hold, delivered_cost_micros: int) -> Settlement | None:
         """Settles the images; returns the money to settle with the request's ledger row, where the
         store writes both in one statement (Store.record), or None if there is none (no cap, settled
         already). A caller with no row to write hands it to settle_money."""
@@ -115,7 +115,7 @@ class Accountant:
             return None
         return hold.spend, delivered_cost_micros
 
-    async def settle_money(self, settles: tuple[SpendHold, int]) -> None:
+    async def settle_money(self, settles: Settlement) -> None:
         await self.tasks.shielded(self._finish_money(*settles))
 
     async def release(self, hold: Hold) -> None:

@@ -11,7 +11,7 @@ from contract import image_urls
 from contract.errors import echo
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.ids import ordered_id
-from server.database.records import ApiKey, LedgerEntry, SpendHold
+from server.database.records import ApiKey, LedgerEntry, Settlement
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
 from server.pipeline.validation import MAX_PROMPT_CHARS  # a refused longer prompt is kept cut to it
@@ -48,7 +48,7 @@ class LedgerDraft:
     prompt: str = ""
     images: tuple[str, ...] = ()
     # The money hold this row settles, and what it spent (written with the row: Store.record).
-    settles: tuple[SpendHold, int] | None = None
+    settles: Settlement | None = None
 
     @classmethod
     def start(cls, request_id: str, key: ApiKey, kind: str, request: Message, default_model: str) -> LedgerDraft:

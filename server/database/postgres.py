@@ -20,13 +20,14 @@ from server.database.records import (
     ApiKey,
     IdempotencyRecord,
     LedgerEntry,
+    Settlement,
     SpendHold,
     UsageRow,
 )
 
 log = logging.getLogger("perf.store")
 # A ledger row, and what its request spent of its money hold, if it had one (Store.record).
-_LedgerWrite = tuple[LedgerEntry, tuple[SpendHold, int] | None]
+_LedgerWrite = tuple[LedgerEntry, Settlement | None]
 
 # Any constant works; it only has to be the same for every replica applying migrations.
 _MIGRATION_LOCK = 0x70657266
@@ -148,7 +149,7 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
     async def count_keys(self) -> int:
         return int(await self._pool.fetchval(_SQL["COUNT_KEYS"]))
 
-    async def record(self, entry: LedgerEntry, settles: tuple[SpendHold, int] | None = None) -> None:
+    async def record(self, entry: LedgerEntry, settles: Settlement | None = None) -> None:
         await self._ledger.write((entry, settles))
 
     async def _insert_ledger_row(self, row: _LedgerWrite) -> None:
@@ -188,7 +189,7 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
                                              [h.micros for h in holds], [h.expires_at for h in holds])
         return bool(admitted)
 
-    async def settle_spend(self, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
+    async def settle_spend(self, settlements: Sequence[Settlement]) -> set[str]:
         rows = await self._pool.fetch(_SETTLE_HOLDS, [h.id for h, _ in settlements], [spent for _, spent in settlements])
         return {row[0] for row in rows}
 

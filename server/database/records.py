@@ -80,6 +80,10 @@ class SpendHold:
     expires_at: int
 
 
+# A hold and what its request spent of it: settled by the ledger row's write (Store.record) or alone.
+Settlement = tuple[SpendHold, int]
+
+
 @dataclass(frozen=True)
 class IdempotencyRecord:
     key_id: str

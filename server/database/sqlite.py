@@ -28,6 +28,7 @@ from server.database.records import (
     ApiKey,
     IdempotencyRecord,
     LedgerEntry,
+    Settlement,
     SpendHold,
     UsageRow,
 )
@@ -166,7 +167,7 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
     async def count_keys(self) -> int:
         return int(self._reader.execute(q.COUNT_KEYS).fetchone()[0])
 
-    async def record(self, entry: LedgerEntry, settles: tuple[SpendHold, int] | None = None) -> None:
+    async def record(self, entry: LedgerEntry, settles: Settlement | None = None) -> None:
         row = tuple(entry.__dict__.values())
         if settles is None:
             await self._execute(q.INSERT_LEDGER, row)
@@ -199,7 +200,7 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
 
         return await self._write(reserve)
 
-    async def settle_spend(self, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
+    async def settle_spend(self, settlements: Sequence[Settlement]) -> set[str]:
         return await self._write(lambda db: _settle(db, settlements))
 
     async def expire_spend_holds(self, now: int) -> int:
@@ -248,7 +249,7 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
         self._writer.close()
 
 
-def _settle(db: sqlite3.Connection, settlements: Sequence[tuple[SpendHold, int]]) -> set[str]:
+def _settle(db: sqlite3.Connection, settlements: Sequence[Settlement]) -> set[str]:
     settled = set()
     for hold, spent_micros in settlements:
         # A hold already expired (and moved to spent) or never committed has nothing left to settle.

@@ -11,14 +11,11 @@ import pytest
 from server.accounting.spool import LedgerSpool
 from server.database.records import LedgerEntry
 from server.database.sqlite import SqliteStore
+from tests.server.ledger_rows import ledger_entry
 
 
 def entry(n: int) -> LedgerEntry:
-    return LedgerEntry(id=f"led_{n:024x}", request_id=f"req_img_{n:024d}", key_id="key_s", mode="live",
-                       model="dall-e-3", provider="openai", upstream_model="gpt-image-2", n_requested=1,
-                       n_delivered=1, size="1024x1024", quality="standard", cost_micros=40_000,
-                       billed_micros=40_000, latency_ms=12, status="ok", error_type="", end_user="",
-                       created_at=1_796_000_000, day="2026-11-30")
+    return ledger_entry(n)
 
 
 def rows(store: SqliteStore) -> list[tuple[str, int]]:

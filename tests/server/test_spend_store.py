@@ -10,6 +10,7 @@ from server.accounting.spend_writer import SpendWriter
 from server.database import Store
 from server.database.records import LedgerEntry, SpendHold
 from server.runtime.tasks import TaskTracker
+from tests.server.ledger_rows import ledger_entry
 
 MONTH = "2026-12"
 CAP = 100_000
@@ -129,11 +130,7 @@ def test_the_writer_batches_a_key_yet_refuses_only_what_alone_does_not_fit(open_
 
 
 def ledger_row(n: int) -> LedgerEntry:
-    return LedgerEntry(id=f"led_{n:024x}", request_id=f"req_img_{n:024d}", key_id="key_s", mode="live",
-                       model="dall-e-3", provider="openai", upstream_model="gpt-image-2", n_requested=1,
-                       n_delivered=1, size="1024x1024", quality="standard", cost_micros=25_000,
-                       billed_micros=25_000, latency_ms=12, status="ok", error_type="", end_user="",
-                       created_at=1_796_000_000, day="2026-12-01")
+    return ledger_entry(n, day="2026-12-01")
 
 
 def test_a_ledger_row_settles_its_hold_in_the_same_write_once(open_store) -> None:  # type: ignore[no-untyped-def]
