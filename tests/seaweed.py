@@ -43,6 +43,10 @@ def skip_reason() -> str | None:
     return None
 
 
+class _PortTaken(RuntimeError):
+    """weed could not bind one of its ports."""
+
+
 @dataclass
 class Seaweed:
     root: Path
@@ -50,6 +54,8 @@ class Seaweed:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in PORT_NAMES})
     process: subprocess.Popen[bytes] | None = None
+    ready_once: bool = False
+    port_retries: int = 3
 
     @property
     def endpoint_url(self) -> str:
@@ -92,7 +98,20 @@ class Seaweed:
         # Its own process group: stop() reaches every child, and a Ctrl-C of pytest does not race it.
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        self._wait_ready(timeout_s)
+        try:
+            self._wait_ready(timeout_s)
+        except _PortTaken:
+            # A port free when picked was taken before weed bound it (an outgoing connection's ephemeral
+            # port, say). On a first start nobody knows our ports yet: pick new ones and go again. A
+            # restart (the outage tests) must keep its ports, so it fails as before.
+            if self.ready_once or self.port_retries == 0:
+                raise
+            self.port_retries -= 1
+            self.kill()  # its sockets of the old ports go too
+            (self.root / "weed.log").rename(self.root / f"weed.port-taken-{self.port_retries}.log")
+            self.ports = {name: free_port() for name in PORT_NAMES}
+            return self.start(timeout_s)
+        self.ready_once = True
         return self
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -103,7 +122,8 @@ class Seaweed:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError("weed exited: " + (self.root / "weed.log").read_text()[-3000:])
+                tail = (self.root / "weed.log").read_text()[-3000:]
+                raise (_PortTaken if "address already in use" in tail else RuntimeError)("weed exited: " + tail)
             try:
                 probe.create_bucket("perf-ready")
                 probe.put("perf-ready", "probe", b"ok")
