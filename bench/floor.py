@@ -3,10 +3,12 @@
 Two servers behind two copies of our gateway, against one fake OpenAI upstream (0 ms, the small
 ~14 KB image, b64_json, a live key): ours, and bench/floor_server.py, which only relays the upstream's
 image over the same grpc.aio, aiohttp, orjson and pybase64. The cells interleave rep by rep, so both
-see the same machine; CPU per request is read from /proc for each gateway and server. The floor's
-figures are what no amount of work on our pipeline can go below in this design (a Python gateway
-and server joined by gRPC); the difference is keys, limits, validation, routing, image checks,
-ledger, metrics and headers. Prints; asserts nothing.
+see the same machine; CPU per request is read from /proc for each gateway and server, and the fake is
+asked directly each rep, so "added p50" is what each chain adds to the upstream's own latency. The
+floor's figures are what no amount of work on our pipeline can go below in this design (a Python
+gateway and server joined by gRPC); the difference is keys, limits, validation, routing, image checks,
+ledger, metrics and headers. `make bench` runs it at 16 connections (throughput, CPU) and at 1 (the
+latency one request pays). Prints; asserts nothing.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from statistics import median
 
 from bench.compare.procs import cpu_seconds
-from bench.live import fake_openai, live_stack
+from bench.live import UPSTREAM_BODY, fake_openai, live_stack
 from bench.load import client_name, measure
 from tests.stack import ROOT, free_port, http
 
@@ -46,6 +48,7 @@ class Reading:
     gateway_ms: float
     server_ms: float
     errors: int
+    p50_ms: float
 
 
 @contextmanager
@@ -91,7 +94,14 @@ def reading(target: Target, key: str, concurrency: int, duration: float) -> Read
     gateway1, server1 = cpu_seconds(target.gateway), cpu_seconds(target.server)
     requests = max(1.0, result.rps * duration)
     return Reading(result.rps, 1000 * (gateway1 - gateway0) / requests, 1000 * (server1 - server0) / requests,
-                   result.errors)
+                   result.errors, result.p50)
+
+
+def upstream_reading(fake_url: str, concurrency: int, duration: float) -> Reading:
+    """The fake asked directly what both servers ask it: the latency neither of them adds."""
+    headers = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
+    result = measure(fake_url + "/v1/images/generations", UPSTREAM_BODY, headers, concurrency, duration)
+    return Reading(result.rps, 0.0, 0.0, result.errors, result.p50)
 
 
 def run(concurrency: int, duration: float, reps: int, tmp: Path) -> list[str]:
@@ -101,10 +111,11 @@ def run(concurrency: int, duration: float, reps: int, tmp: Path) -> list[str]:
         with floor_stack(fake_url, stack.env, tmp / "floor") as floor:
             for target in (ours, floor):  # warm both (connections, caches) before anything counts
                 reading(target, key, concurrency, 1.0)
-            readings: dict[str, list[Reading]] = {"ours": [], "floor": []}
+            readings: dict[str, list[Reading]] = {"ours": [], "floor": [], "upstream": []}
             for rep in range(reps):
                 for target in (ours, floor) if rep % 2 == 0 else (floor, ours):
                     readings[target.name].append(reading(target, key, concurrency, duration))
+                readings["upstream"].append(upstream_reading(fake_url, concurrency, duration))
     return table(readings, concurrency, reps, duration)
 
 
@@ -114,11 +125,15 @@ def table(readings: dict[str, list[Reading]], concurrency: int, reps: int, durat
 
     lines = [f"Our server above the transport floor (small image, b64_json, {concurrency} connections; "
              f"client: {client_name()}; median of {reps} interleaved reps of {duration:g} s)",
-             "| server behind our gateway | req/s | gateway CPU ms/req | server CPU ms/req | errors |",
-             "|---------------------------|-------|--------------------|-------------------|--------|"]
+             "| server behind our gateway | req/s | p50 ms | added p50 ms | gateway CPU ms/req | server CPU ms/req | errors |",
+             "|---------------------------|-------|--------|--------------|--------------------|-------------------|--------|"]
+    bare = med("upstream", "p50_ms")
     for name, label in (("ours", "ours (the product)"), ("floor", "floor (relay only)")):
-        lines.append(f"| {label:<25} | {med(name, 'rps'):>5.0f} | {med(name, 'gateway_ms'):>18.3f} | "
+        lines.append(f"| {label:<25} | {med(name, 'rps'):>5.0f} | {med(name, 'p50_ms'):>6.2f} | "
+                     f"{med(name, 'p50_ms') - bare:>12.2f} | {med(name, 'gateway_ms'):>18.3f} | "
                      f"{med(name, 'server_ms'):>17.3f} | {sum(r.errors for r in readings[name]):>6} |")
+    lines.append(f"| {'the fake upstream, direct':<25} | {med('upstream', 'rps'):>5.0f} | {bare:>6.2f} | "
+                 f"{'':>12} | {'':>18} | {'':>17} | {sum(r.errors for r in readings['upstream']):>6} |")
     floor_cpu = med("floor", "gateway_ms") + med("floor", "server_ms")
     ours_cpu = med("ours", "gateway_ms") + med("ours", "server_ms")
     lines.append(f"ours ÷ floor: req/s {med('ours', 'rps') / max(med('floor', 'rps'), 1e-9):.2f}×, CPU per request "
