@@ -157,10 +157,12 @@ class Pipeline:
             draft.replayed()
             replayed = pb.GenerateImagesResponse.FromString(outcome)
             if call.events is not None:  # a streamed retry gets the stored answer as its completed event
-                await call.events.put(pb.ImageStreamEvent(
+                event = pb.ImageStreamEvent(
                     type=f"{valid.streamed_event}.completed", created_at=replayed.created, size=replayed.size,
                     quality=replayed.quality, background=replayed.background,
-                    output_format=replayed.output_format, perf=replayed.perf, response=replayed))
+                    output_format=replayed.output_format, perf=replayed.perf)
+                event.response.CopyFrom(replayed)  # its images' bytes copied once (see responses.response)
+                await call.events.put(event)
             return replayed
         try:
             response = await self._generate(valid, call, draft, started)

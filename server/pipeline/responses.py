@@ -17,11 +17,15 @@ def response(valid: ImageRequest, result: GenerationResult, images: tuple[Genera
              data: list[pb.Image], cost_micros: int, request_id: str, started: float) -> pb.GenerateImagesResponse:
     size = delivered_size(valid, images)
     out = pb.GenerateImagesResponse(
-        created=int(time.time()), data=data,
+        created=int(time.time()),
         perf=pb.Perf(request_id=request_id, model_used=result.model_used, size=size, quality=valid.quality,
                      cost_usd=cost_micros / MICROS, latency_ms=int((time.perf_counter() - started) * 1000)),
         background=delivered_background(valid, result), output_format=delivered_format(images),
         quality=valid.quality, size=size)
+    for image in data:
+        # CopyFrom copies the image's bytes once (~0.04 ms per MB); a list of messages in the constructor,
+        # extend or append serialises and parses each one again (~0.2 ms per MB, over 1 ms with page faults).
+        out.data.add().CopyFrom(image)
     usage = token_usage(valid, result)
     if usage is not None:
         out.usage.CopyFrom(usage)

@@ -72,7 +72,7 @@ class OpenAIProvider:
         log_call(self.name, job.kind, reply.status, upstream_id)
         if reply.status != 200:
             raise wire.error_for(reply)
-        body = reply.json(NAME)
+        body = reply.json(NAME, lift="b64_json")
         data = body.get("data")
         if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
             raise UpstreamError(f"{NAME} returned a response without images")

@@ -167,7 +167,7 @@ async def data_item_image(item: dict[str, Any], upstream: str, limits: ImageLimi
                           downloads: Allowlist, deadline: Deadline) -> GeneratedImage:
     """One item of an OpenAI-style `data` list (OpenAI's and Together's images): inline base64, or a URL
     fetched at once through the guarded fetcher."""
-    if isinstance(item.get("b64_json"), str):
+    if isinstance(item.get("b64_json"), str | memoryview):  # memoryview: Reply.json(lift="b64_json")
         try:
             return limits.from_base64(item["b64_json"])
         except BadImage as exc:

@@ -53,7 +53,7 @@ class TogetherProvider:
         async with self._upstream.slot():
             reply = await self._upstream.submit(self._url, deadline=deadline, headers=self._headers,
                                                 body=orjson.dumps(request_body(job)), images=job.n)
-        body = reply.json(NAME) if reply.status == 200 else {}
+        body = reply.json(NAME, lift="b64_json") if reply.status == 200 else {}
         upstream_id = str(body["id"]) if body.get("id") else reply.headers.get("x-request-id")
         log_call(self.name, "generate", reply.status, upstream_id)
         if reply.status != 200:
