@@ -23,6 +23,7 @@ from server.providers.adapters import google_gemini as gemini
 from server.providers.base import GeneratedImage, GenerationJob, GenerationResult, UpstreamModel
 from server.providers.fanout import gather_images
 from server.providers.images import BadImage, ImageLimits, conform
+from server.providers.inline_base64 import Base64
 from server.providers.plugin import BuildKit, Capabilities, ProviderPlugin, Setting
 from server.providers.upstream import (
     Deadline,
@@ -139,7 +140,7 @@ class GoogleProvider:
 
         async def one(index: int) -> GeneratedImage | None:
             reply = await self._call(job, deadline, "generateContent", body, 1)
-            answer = gemini.read_answer(reply.json(NAME))
+            answer = gemini.read_answer(reply.json(NAME, lift="data"))  # inlineData.data: the image
             answers.append(answer)
             if answer.image_b64 is None:
                 log.info("upstream=google model=%s withheld an image: %s", job.upstream_model, answer.refusal)
@@ -185,7 +186,7 @@ class GoogleProvider:
                 break
         return found
 
-    def _image(self, encoded: str) -> GeneratedImage:
+    def _image(self, encoded: Base64) -> GeneratedImage:
         try:
             return self._limits.from_base64(encoded)
         except BadImage as exc:

@@ -23,6 +23,7 @@ from server.catalog.pricing import TokenUsage
 from server.errors import InvalidRequest
 from server.providers.base import GenerationJob
 from server.providers.images import encode_b64
+from server.providers.inline_base64 import Base64
 
 # imageConfig.aspectRatio values (python-genai's ImageConfig docstring, plus 4:5 and 5:4 the Pro model takes).
 RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
@@ -34,7 +35,7 @@ TIERS = (("1K", 1.05), ("2K", 4.2), ("4K", 16.8))
 class Answer:
     """One call's outcome: its image (base64) or none (refused), and the tokens it used."""
 
-    image_b64: str | None
+    image_b64: Base64 | None  # a memoryview when lifted (Reply.json(lift="data"))
     mime: str
     usage: TokenUsage
     refusal: str | None = None  # why no image, for logs
@@ -68,7 +69,7 @@ def read_answer(body: dict[str, Any]) -> Answer:
     parts = content.get("parts") if isinstance(content, dict) else None
     for part in parts if isinstance(parts, list) else ():
         inline = part.get("inlineData") if isinstance(part, dict) else None
-        if isinstance(inline, dict) and isinstance(inline.get("data"), str) and \
+        if isinstance(inline, dict) and isinstance(inline.get("data"), str | memoryview) and \
                 str(inline.get("mimeType", "")).startswith("image/"):
             return Answer(inline["data"], str(inline["mimeType"]), usage)
     return Answer(None, "", usage, f"no image part (finishReason {candidate.get('finishReason', 'none')})")
