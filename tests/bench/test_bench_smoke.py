@@ -32,5 +32,7 @@ def test_the_floor_server_relays_the_upstream_image_through_our_gateway(tmp_path
     assert relayed.status == 200
     image = base64.b64decode(orjson.loads(relayed.body)["data"][0]["b64_json"])
     assert image == base64.b64decode(orjson.loads(direct.body)["data"][0]["b64_json"]) and image[:4] == b"\x89PNG"
-    lines = table({"ours": [Reading(100, 1.0, 2.0, 0)], "floor": [Reading(400, 0.5, 0.5, 0)]}, 16, 1, 1.0)
+    lines = table({"ours": [Reading(100, 1.0, 2.0, 0, 3.0)], "floor": [Reading(400, 0.5, 0.5, 0, 1.5)],
+                   "upstream": [Reading(5000, 0.0, 0.0, 0, 0.25)]}, 16, 1, 1.0)
+    assert "|         2.75 |" in lines[3] and "|         1.25 |" in lines[4]  # added p50 over the bare fake
     assert lines[-1].startswith("ours ÷ floor: req/s 0.25×, CPU per request 3.00× (2.000 ms of product work, 1.500")
