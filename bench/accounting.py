@@ -5,7 +5,8 @@
    once and the cells interleave, so each ratio to the embedded default comes from the same reps.
 2. The accounting work alone, in this process against the real backends: reserve + settle + ledger
    row per request, sequential (µs each) and 16 at a time (per second) — the part of a request's cost
-   that accounting adds, since the rest of the path is identical.
+   that accounting adds, since the rest of the path is identical; with this process's CPU per request
+   at 16 at a time (the event loop and SQLite's writer thread, not the PostgreSQL or Redis servers').
 PostgreSQL/Redis rows need PERF_TEST_DATABASE_URL / PERF_TEST_REDIS_URL (as in CI); they are skipped
 with a note otherwise. Prints; asserts nothing.
 """
@@ -119,11 +120,13 @@ async def accounting_only(label: str, database_url: str | None, redis_url: str |
             for i in range(count):
                 await one(api_key, i)
             sequential_us = (time.perf_counter() - started) / count * 1e6
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for batch in range(count // 16):
                 await asyncio.gather(*(one(api_key, batch * 16 + j + count) for j in range(16)))
+            # This process's CPU (loop and writer thread), not PostgreSQL's or Redis's.
+            cpu_us = (time.process_time() - cpu_started) / (count // 16 * 16) * 1e6
             parallel = (count // 16 * 16) / (time.perf_counter() - started)
-            out.append(f"| {label:<24} | {cap:<6} | {sequential_us:>10.0f} | {parallel:>12.0f} |")
+            out.append(f"| {label:<24} | {cap:<6} | {sequential_us:>10.0f} | {parallel:>12.0f} | {cpu_us:>14.0f} |")
     finally:
         await limiter.close()
         await store.close()
@@ -141,8 +144,8 @@ def main() -> None:
         print("\nAccounting, end to end (test mode, b64_json 256x256):")
         end_to_end(args.duration, args.reps, tmp)
         print("\nAccounting work alone (reserve + settle + ledger row), in-process against the real backends:")
-        print("| store + limiter          | spend  | µs/request | requests/s ×16 |")
-        print("|--------------------------|--------|------------|----------------|")
+        print("| store + limiter          | spend  | µs/request | requests/s ×16 | CPU µs/req ×16 |")
+        print("|--------------------------|--------|------------|----------------|----------------|")
         for label, _, skipped in pairings():
             if skipped:
                 print(f"| {label:<24} | skipped: {skipped}")

@@ -5,6 +5,9 @@ Writes commit with a full fsync (a lost ledger row is a bug), so they run on one
 with group commit: every write waiting when the thread comes round goes into one transaction and
 one fsync, and each caller is answered only after that commit. Under concurrency this turns one
 fsync per write into one per batch without weakening "written before the response leaves".
+Both crossings between the loop and the thread are batched too: the writes one loop turn makes go
+to the thread as one hand-over, and a batch's results come back in one wake-up of the loop, since
+each crossing wakes a thread and contends for the GIL.
 """
 from __future__ import annotations
 
@@ -45,13 +48,17 @@ class _Write:
     future: asyncio.Future[Any]
 
 
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+_Outcome = tuple[_Write, Any, "BaseException | None"]
+
+
+def _resolve(outcomes: list[_Outcome]) -> None:
+    for write, result, error in outcomes:
+        if write.future.cancelled():
+            continue
+        if error is not None:
+            write.future.set_exception(error)
+        else:
+            write.future.set_result(result)
 
 
 class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries live in admin_/job_sqlite.py
@@ -61,7 +68,8 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
         self._migrate()
         self._reader = self._connect(path)
         self._closed = False
-        self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[list[_Write] | None] = queue.SimpleQueue()
+        self._turn: list[_Write] = []  # writes made during this loop turn, handed over at its end
         self._writer_thread = threading.Thread(target=self._write_batches, name="sqlite-writer", daemon=True)
         self._writer_thread.start()
 
@@ -96,15 +104,26 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._writes.put(_Write(work, loop, future))  # type: ignore[arg-type]
+        write = _Write(work, loop, future)
+        if not self._turn:
+            loop.call_soon(self._hand_over)
+        elif self._turn[0].loop is not loop:  # a second event loop (tests): its writes go on their own
+            self._writes.put([write])
+            return await future
+        self._turn.append(write)
         return await future
+
+    def _hand_over(self) -> None:
+        turn, self._turn = self._turn, []
+        if turn:  # close() may have handed this turn over already
+            self._writes.put(turn)
 
     def _write_batches(self) -> None:
         while True:
             first = self._writes.get()
             if first is None:
                 return
-            batch = [first]
+            batch = first
             while len(batch) < _MAX_BATCH:
                 try:
                     more = self._writes.get_nowait()
@@ -113,31 +132,27 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
                 if more is None:
                     self._writes.put(None)  # finish this batch, then stop
                     break
-                batch.append(more)
+                batch.extend(more)
             self._commit(batch)
 
     def _commit(self, batch: list[_Write]) -> None:
         db = self._writer
-        outcomes: list[tuple[_Write, Any, BaseException | None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
-            for write in batch:
-                # A savepoint per write: one failing statement must not undo its neighbours.
-                db.execute("SAVEPOINT w")
-                try:
-                    outcomes.append((write, write.work(db), None))
-                    db.execute("RELEASE w")
-                except Exception as failed:
-                    db.execute("ROLLBACK TO w")
-                    db.execute("RELEASE w")
-                    outcomes.append((write, None, failed))
+            if len(batch) == 1:  # alone in its transaction: no neighbours to shield with a savepoint
+                outcomes: list[_Outcome] = [(batch[0], batch[0].work(db), None)]
+            else:
+                outcomes = [_apply_isolated(db, write) for write in batch]
             db.execute("COMMIT")
         except Exception as batch_failed:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             outcomes = [(write, None, batch_failed) for write in batch]
-        for write, result, failure in outcomes:
-            write.loop.call_soon_threadsafe(_resolve, write.future, result, failure)
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, answered in by_loop.items():
+            loop.call_soon_threadsafe(_resolve, answered)
 
     async def _execute(self, sql: str, args: tuple[Any, ...]) -> int:
         return await self._write(lambda db: db.execute(sql, args).rowcount)
@@ -243,10 +258,24 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
 
     async def close(self) -> None:
         self._closed = True
+        self._hand_over()  # writes made in this very turn go before the stop
         self._writes.put(None)
         await asyncio.to_thread(self._writer_thread.join)
         self._reader.close()
         self._writer.close()
+
+
+def _apply_isolated(db: sqlite3.Connection, write: _Write) -> _Outcome:
+    # A savepoint per write: one failing statement must not undo its neighbours in the batch.
+    db.execute("SAVEPOINT w")
+    try:
+        result = write.work(db)
+    except Exception as failed:
+        db.execute("ROLLBACK TO w")
+        db.execute("RELEASE w")
+        return write, None, failed
+    db.execute("RELEASE w")
+    return write, result, None
 
 
 def _settle(db: sqlite3.Connection, settlements: Sequence[Settlement]) -> set[str]:
