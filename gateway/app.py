@@ -16,10 +16,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from contract.allocator import BurstPlacement
 from contract.errors import echo
 from contract.request_ids import new_request_id
 from contract.tracing import start_tracing
 from gateway.admin import admin_stub_context, build_handlers
+from gateway.buffers import PLACEMENT, place_buffers
 from gateway.config import GatewaySettings
 from gateway.console import console_routes
 from gateway.context import CHANNEL, REQUEST_ID, SETTINGS, STUB, TRACING, SlowBody, json_response, rpc_metadata
@@ -168,7 +170,9 @@ async def _observability_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_app(settings: GatewaySettings) -> web.Application:
-    app = web.Application(middlewares=[observe, request_id_and_errors], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[place_buffers, observe, request_id_and_errors],
+                          client_max_size=settings.max_body_bytes)
+    app[PLACEMENT] = BurstPlacement()
     app[SETTINGS] = settings
     app[METRICS] = GatewayMetrics()
     app[TRACING] = start_tracing(settings.tracing, "perf-gateway")

@@ -8,7 +8,7 @@ from server.runtime.config import ServerSettings
 
 
 def main() -> None:
-    allocator.tune(images_on_heap=True)  # before the first image buffer (contract/allocator.py)
+    allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = ServerSettings.from_env()
     configure_logging(settings.log_format, settings.log_level)
     event_loop.run(serve(settings))
