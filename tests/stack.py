@@ -117,9 +117,11 @@ class Stack:
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()
         # The server prints a first key (only when the store had none), then logs that it listens;
-        # with ready_path=/healthz the gateway is up before that, so wait for the server too.
+        # with ready_path=/healthz the gateway is up before that, so wait for the server too. /readyz
+        # answered only once the server serves: that is its listening (its log line is INFO, which a
+        # stack run at PERF_LOG_LEVEL=WARNING, as the benchmarks are, never writes).
         deadline = time.monotonic() + 20
-        listening_at: float | None = None
+        listening_at: float | None = time.monotonic() if self.ready_path == "/readyz" else None
         while time.monotonic() < deadline:
             self.first_key = self.first_key or next((ln for ln in self._stdout if ln.startswith("pk_test_")), "")
             if listening_at is None and "gRPC server listening" in self.server_log():
