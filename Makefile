@@ -61,6 +61,7 @@ bench: $(STAMP) $(LITELLM_STAMP)
 	$(PY) -m bench.live
 	$(PY) -m bench.floor
 	$(PY) -m bench.floor --concurrency 1 --reps 2
+	$(PY) -m bench.floor --hold 1000 --reps 2
 	$(PY) -m bench.accounting
 	$(PY) -m bench.limiter
 	$(PY) -m bench.edits

@@ -7,8 +7,10 @@ see the same machine; CPU per request is read from /proc for each gateway and se
 asked directly each rep, so "added p50" is what each chain adds to the upstream's own latency. The
 floor's figures are what no amount of work on our pipeline can go below in this design (a Python
 gateway and server joined by gRPC); the difference is keys, limits, validation, routing, image checks,
-ledger, metrics and headers. `make bench` runs it at 16 connections (throughput, CPU) and at 1 (the
-latency one request pays). Prints; asserts nothing.
+ledger, metrics and headers. `make bench` runs it at 16 connections (throughput, CPU), at 1 (the
+latency one request pays), and with `--hold 1000`: that many requests at once against a 2 s upstream
+(the fake asked directly the same way), so the hold's p99 can be read against what the transport alone
+reaches. Prints; asserts nothing.
 """
 from __future__ import annotations
 
@@ -25,11 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
+from bench.compare.cli import raise_open_files
+from bench.compare.load import BurstLoad, burst
 from bench.compare.procs import cpu_seconds
 from bench.live import UPSTREAM_BODY, fake_openai, live_stack
 from bench.load import client_name, measure
 from tests.stack import ROOT, free_port, http
 
+PATH = "/v1/images/generations"
 BODY = json.dumps({"prompt": "benchmark", "model": "dall-e-3", "size": "1024x1024",
                    "response_format": "b64_json"}).encode()
 
@@ -90,7 +95,7 @@ def _wait_healthy(url: str) -> None:
 def reading(target: Target, key: str, concurrency: int, duration: float) -> Reading:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     gateway0, server0 = cpu_seconds(target.gateway), cpu_seconds(target.server)
-    result = measure(target.url + "/v1/images/generations", BODY, headers, concurrency, duration)
+    result = measure(target.url + PATH, BODY, headers, concurrency, duration)
     gateway1, server1 = cpu_seconds(target.gateway), cpu_seconds(target.server)
     requests = max(1.0, result.rps * duration)
     return Reading(result.rps, 1000 * (gateway1 - gateway0) / requests, 1000 * (server1 - server0) / requests,
@@ -100,7 +105,7 @@ def reading(target: Target, key: str, concurrency: int, duration: float) -> Read
 def upstream_reading(fake_url: str, concurrency: int, duration: float) -> Reading:
     """The fake asked directly what both servers ask it: the latency neither of them adds."""
     headers = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
-    result = measure(fake_url + "/v1/images/generations", UPSTREAM_BODY, headers, concurrency, duration)
+    result = measure(fake_url + PATH, UPSTREAM_BODY, headers, concurrency, duration)
     return Reading(result.rps, 0.0, 0.0, result.errors, result.p50)
 
 
@@ -142,15 +147,46 @@ def table(readings: dict[str, list[Reading]], concurrency: int, reps: int, durat
     return lines
 
 
+def hold(count: int, reps: int, tmp: Path) -> list[str]:
+    """`count` requests at once, each answered by the fake after 2 s: ours, the floor, the fake direct."""
+    bursts: dict[str, list[BurstLoad]] = {"ours": [], "floor": [], "upstream": []}
+    with fake_openai(2.0, 0.0) as fake_url, live_stack(fake_url, tmp / "ours") as (stack, key):
+        assert stack.server is not None and stack.gateway is not None
+        ours = Target("ours", stack.base_url, stack.gateway.pid, stack.server.pid)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        upstream_headers = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
+        with floor_stack(fake_url, stack.env, tmp / "floor") as floor:
+            for target in (ours, floor):
+                burst(target.url + PATH, BODY, headers, 16, 0)
+            for rep in range(reps):
+                for target in (ours, floor) if rep % 2 == 0 else (floor, ours):
+                    bursts[target.name].append(burst(target.url + PATH, BODY, headers, count, 0))
+                bursts["upstream"].append(burst(fake_url + PATH, UPSTREAM_BODY, upstream_headers, count, 0))
+    lines = [f"{count} requests at once, 2 s upstream, small image (median of {reps} interleaved reps)",
+             "| chain                     | success % | p50 s | p99 s |",
+             "|---------------------------|-----------|-------|-------|"]
+    for name, label in (("ours", "ours (the product)"), ("floor", "floor (relay only)"),
+                        ("upstream", "the fake upstream, direct")):
+        loads = bursts[name]
+        lines.append(f"| {label:<25} | {median(b.success_pct for b in loads):>9.1f} | "
+                     f"{median(b.p50_ms for b in loads) / 1000:>5.2f} | {median(b.p99_ms for b in loads) / 1000:>5.2f} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--hold", type=int, metavar="N", help="instead: N requests at once against a 2 s upstream")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     with tempfile.TemporaryDirectory() as tmp:
-        print("\n".join(run(args.concurrency, args.duration, args.reps, Path(tmp))))
+        if args.hold:
+            raise_open_files(3 * args.hold + 1024)
+            print("\n".join(hold(args.hold, args.reps, Path(tmp))))
+        else:
+            print("\n".join(run(args.concurrency, args.duration, args.reps, Path(tmp))))
 
 
 if __name__ == "__main__":

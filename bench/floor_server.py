@@ -41,7 +41,9 @@ class FloorService(pb_grpc.ImageServiceServicer):
 
 
 async def serve(port: int, upstream: str) -> None:
-    async with aiohttp.ClientSession() as session:
+    # No connection cap (aiohttp's default is 100): a 1,000-request hold would queue in rounds of 100, where
+    # ours opens as many upstream connections as its provider concurrency allows.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         server = grpc.aio.server()
         pb_grpc.add_ImageServiceServicer_to_server(FloorService(session, upstream), server)
         server.add_insecure_port(f"127.0.0.1:{port}")

@@ -36,3 +36,15 @@ def test_the_floor_server_relays_the_upstream_image_through_our_gateway(tmp_path
                    "upstream": [Reading(5000, 0.0, 0.0, 0, 0.25)]}, 16, 1, 1.0)
     assert "|         2.75 |" in lines[3] and "|         1.25 |" in lines[4]  # added p50 over the bare fake
     assert lines[-1].startswith("ours ÷ floor: req/s 0.25×, CPU per request 3.00× (2.000 ms of product work, 1.500")
+
+
+def test_the_floor_hold_answers_every_request_of_each_chain(tmp_path: Path) -> None:
+    """`bench.floor --hold`: ours, the floor and the fake each answer a small burst against the 2 s upstream."""
+    from bench.floor import hold
+
+    rows = hold(8, 1, tmp_path)[3:]
+    assert [row.split("|")[1].strip() for row in rows] == ["ours (the product)", "floor (relay only)",
+                                                          "the fake upstream, direct"]
+    for row in rows:
+        success, p50, p99 = (float(cell) for cell in row.split("|")[2:5])
+        assert success == 100.0 and 2.0 <= p50 <= p99  # nobody answers before the upstream does
