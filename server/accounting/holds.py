@@ -149,7 +149,7 @@ class Accountant:
     async def _finish_money(self, spend: SpendHold, spent_micros: int) -> None:
         try:
             if not await self._spend.settle(spend, spent_micros):
-                log.warning("spend hold %s for key=%s had expired before it settled", spend.id, spend.key_id)
+                spend.warn_expired()
         except Exception:
             # The hold's lease moves it to spent later: the cap errs on the side of not overspending.
             log.exception("could not settle spend hold %s for key=%s", spend.id, spend.key_id)

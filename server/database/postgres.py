@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import time
 from collections.abc import Sequence
@@ -25,7 +24,6 @@ from server.database.records import (
     UsageRow,
 )
 
-log = logging.getLogger("perf.store")
 # A ledger row, and what its request spent of its money hold, if it had one (Store.record).
 _LedgerWrite = tuple[LedgerEntry, Settlement | None]
 
@@ -169,7 +167,7 @@ class PostgresStore(PostgresAdmin, PostgresJobs):  # the admin API's and jobs' q
             _INSERT_LEDGER_ROWS_AND_SETTLE, [hold.id for hold, _ in settles], [spent for _, spent in settles], *columns)}
         for hold, _ in settles:
             if hold.id not in settled:
-                log.warning("spend hold %s for key=%s had expired before it settled", hold.id, hold.key_id)
+                hold.warn_expired()
 
     async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
         sql = _numbered(q.USAGE.format(key_filter="AND key_id = ?" if key_id else ""))

@@ -1,6 +1,7 @@
 """Rows as plain records."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 
@@ -78,6 +79,12 @@ class SpendHold:
     month: str
     micros: int
     expires_at: int
+
+    def warn_expired(self) -> None:
+        """Its settle found it gone: the sweeper had moved it to spent when its lease ran out, so the cap
+        counted the whole hold, not what was spent (logged by whichever path settled it)."""
+        logging.getLogger("perf.accounting").warning("spend hold %s for key=%s had expired before it settled",
+                                                     self.id, self.key_id)
 
 
 # A hold and what its request spent of it: settled by the ledger row's write (Store.record) or alone.

@@ -12,7 +12,6 @@ each crossing wakes a thread and contends for the GIL.
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import sqlite3
 import threading
@@ -37,7 +36,6 @@ from server.database.records import (
 )
 
 T = TypeVar("T")
-log = logging.getLogger("perf.store")
 _MAX_BATCH = 256
 
 
@@ -191,7 +189,7 @@ class SqliteStore(SqliteAdmin, SqliteJobs):  # the admin API's and jobs' queries
             return _settle(db, [settles])
 
         if not await self._write(record_and_settle):
-            log.warning("spend hold %s for key=%s had expired before it settled", settles[0].id, settles[0].key_id)
+            settles[0].warn_expired()
 
     async def usage(self, start_day: str, end_day: str, key_id: str | None = None) -> list[UsageRow]:
         sql = q.USAGE.format(key_filter="AND key_id = ?" if key_id else "")

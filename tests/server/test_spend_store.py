@@ -5,6 +5,9 @@ transaction; both must agree on every number, and neither may let concurrent res
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from server.accounting.spend_writer import SpendWriter
 from server.database import Store
@@ -71,6 +74,22 @@ def test_the_sweep_moves_only_expired_holds_to_spent_once(open_store) -> None:  
         return seen
 
     assert asyncio.run(scenario()) == [2, (15_000, 20_000), (7_000, 0), 0, False, True, (35_000, 0)]
+
+
+def test_a_ledger_row_settling_an_expired_hold_is_kept_and_says_so(open_store, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> tuple[int, tuple[int, int]]:
+        store = await open_store()
+        try:
+            await store.reserve_spend([hold("late", 10_000, expires_at=100)], CAP)
+            await store.expire_spend_holds(200)  # the lease ran out: the whole hold counts as spent
+            await store.record(ledger_entry(1, billed_micros=4_000), (hold("late", 10_000), 4_000))
+            return len(await store.usage("2026-11-30", "2026-11-30")), await store.month_spend("key_s", MONTH)
+        finally:
+            await store.close()
+
+    with caplog.at_level(logging.WARNING, logger="perf.accounting"):
+        assert asyncio.run(scenario()) == (1, (10_000, 0))
+    assert "spend hold late for key=key_s had expired before it settled" in caplog.text
 
 
 def test_a_batch_of_holds_is_reserved_all_or_none(open_store) -> None:  # type: ignore[no-untyped-def]
