@@ -25,6 +25,7 @@ from server.catalog.lifecycle import Lifecycles
 from server.database import Store
 from server.pipeline.routing import Router
 from server.providers.plugin import ProviderPlugin
+from server.runtime.grpc_services import GenericHandlersOnly
 from server.storage.signing import UrlSigner
 
 Context: TypeAlias = grpc.aio.ServicerContext
@@ -93,5 +94,5 @@ def _utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def add_admin_service(server: grpc.aio.Server, deps: AdminDeps) -> None:
+def add_admin_service(server: GenericHandlersOnly, deps: AdminDeps) -> None:
     apb_grpc.add_AdminServiceServicer_to_server(AdminService(deps), server)

@@ -43,6 +43,7 @@ from server.providers.registry import LiveProviders, plugins_from_env, start_liv
 from server.providers.sandbox import SandboxProvider
 from server.providers.upstream_spans import upstream_trace_configs
 from server.runtime.config import ServerSettings
+from server.runtime.grpc_services import GenericHandlersOnly, add_reflection
 from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
 from server.runtime.interceptors import AdminAuthInterceptor, AuthInterceptor, RequestContextInterceptor
@@ -169,16 +170,16 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     workers = JobWorkers(store, pipeline, settings.jobs, ["sandbox", *live.providers])
     insecure = settings.providers.insecure_http_hosts  # the test setting: plain-http webhook hosts too
     jobs = JobService(store, pipeline, accountant, workers, insecure)
+    services = GenericHandlersOnly(server)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store,
-                                                            router=router, jobs=jobs), server)
-    add_admin_service(server, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
-                                        frozenset(live.providers), router=router))
+                                                            router=router, jobs=jobs), services)
+    add_admin_service(services, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,
+                                          frozenset(live.providers), router=router))
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
     if settings.reflection:
         admin = (ADMIN_SERVICE_NAME,) if admin_gate.enabled else ()  # not advertised while it answers 404
-        reflection.enable_server_reflection((SERVICE_NAME, *admin, health.SERVICE_NAME, reflection.SERVICE_NAME),
-                                            server)
+        add_reflection((SERVICE_NAME, *admin, health.SERVICE_NAME, reflection.SERVICE_NAME), services)
     address = f"{settings.grpc_host}:{settings.grpc_port}"
     if settings.tls.enabled:
         port = server.add_secure_port(address, settings.tls.credentials())
@@ -189,7 +190,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         # Health only (no ImageService, no reflection), so plaintext here exposes no data and no way
         # around mTLS; it shares the servicer, so it reports the same states, the drain included.
         health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericHandlersOnly(health_server))
         health_port = health_server.add_insecure_port(f"{settings.grpc_host}:{settings.health_port}")
         await health_server.start()
     metrics_runner, metrics_port = None, None
