@@ -18,6 +18,7 @@ import pybase64
 from contract import event_loop
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
+from server.runtime.grpc_services import GenericHandlersOnly
 
 UPSTREAM_BODY = orjson.dumps({"model": "gpt-image-2", "prompt": "benchmark", "n": 1, "size": "1024x1024",
                               "quality": "medium"})
@@ -45,7 +46,8 @@ async def serve(port: int, upstream: str) -> None:
     # ours opens as many upstream connections as its provider concurrency allows.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         server = grpc.aio.server()
-        pb_grpc.add_ImageServiceServicer_to_server(FloorService(session, upstream), server)
+        # Registered as ours is (server/runtime/grpc_services.py): one pending request, not one per method.
+        pb_grpc.add_ImageServiceServicer_to_server(FloorService(session, upstream), GenericHandlersOnly(server))
         server.add_insecure_port(f"127.0.0.1:{port}")
         await server.start()
         print("ready", flush=True)
