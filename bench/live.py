@@ -43,8 +43,8 @@ def fake_openai(latency_s: float, detail: float) -> Iterator[str]:
 
 
 @contextmanager
-def live_stack(fake_url: str, tmp: Path) -> Iterator[tuple[Stack, str]]:
-    stack = Stack(tmp)
+def live_stack(fake_url: str, tmp: Path, root: Path = ROOT) -> Iterator[tuple[Stack, str]]:
+    stack = Stack(tmp, root=root)
     stack.data_dir.mkdir(parents=True)
     stack.env_overrides.update({"PERF_LOG_LEVEL": "WARNING", "OPENAI_API_KEY": "test-key",
                                 "OPENAI_BASE_URL": fake_url + "/v1",

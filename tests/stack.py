@@ -84,6 +84,8 @@ class Stack:
     first_key: str = ""
     # What "started" means: /readyz (backend SERVING), or /healthz for tests of an unready backend.
     ready_path: str = "/readyz"
+    # The checkout whose server and gateway run: this one, or another (bench/ab.py's git worktree).
+    root: Path = ROOT
 
     @property
     def base_url(self) -> str:
@@ -97,7 +99,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({
-            "PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}",
+            "PYTHONPATH": f"{self.root / 'generated'}{os.pathsep}{self.root}",
             "PERF_DATA_DIR": str(self.data_dir),
             "PERF_GRPC_PORT": str(self.grpc_port),
             "PERF_HTTP_PORT": str(self.http_port),
@@ -108,12 +110,12 @@ class Stack:
         return env
 
     def start(self) -> Stack:
-        self.server = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=self.env,
+        self.server = subprocess.Popen([sys.executable, "-m", "server"], cwd=self.root, env=self.env,
                                        stdout=subprocess.PIPE, stderr=open(self.data_dir / "server.log", "wb"))
         self._stdout: list[str] = []
         threading.Thread(target=self._collect_stdout, daemon=True).start()
         GATEWAYS.add(f"127.0.0.1:{self.http_port}")
-        self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=self.env,
+        self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=self.root, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()
         # The server prints a first key (only when the store had none), then logs that it listens;
@@ -154,11 +156,11 @@ class Stack:
         """A new key; by default an enterprise key with limits no functional test reaches."""
         options = extra or ("--tier", "enterprise", "--minute-limit", "1000000", "--day-limit", "1000000")
         done = subprocess.run([sys.executable, "-m", "server.keys", "create", "--mode", mode, *options],
-                              cwd=ROOT, env=self.env, capture_output=True, check=True)
+                              cwd=self.root, env=self.env, capture_output=True, check=True)
         return done.stdout.decode().strip().splitlines()[-1]
 
     def keys_command(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-m", "server.keys", *args], cwd=ROOT, env=self.env,
+        return subprocess.run([sys.executable, "-m", "server.keys", *args], cwd=self.root, env=self.env,
                               capture_output=True)
 
     def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None) -> Response:

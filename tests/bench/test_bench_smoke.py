@@ -48,3 +48,18 @@ def test_the_floor_hold_answers_every_request_of_each_chain(tmp_path: Path) -> N
     for row in rows:
         success, p50, p99 = (float(cell) for cell in row.split("|")[2:5])
         assert success == 100.0 and 2.0 <= p50 <= p99  # nobody answers before the upstream does
+
+
+def test_the_ab_compares_this_tree_with_a_ref_each_started_first_in_turn(tmp_path: Path) -> None:
+    """`bench.ab HEAD`: both sides answer through their own checkout, and each round's first is the other."""
+    from bench.ab import run
+
+    lines = run("HEAD", 2, 2, 1, 0.5, tmp_path)
+    rounds = [line.split("|") for line in lines[3:5]]
+    assert [cells[2].strip() for cells in rounds] == ["tree", "ref"]
+    for cells in rounds:
+        tree_rps, ref_rps = (float(v) for v in cells[3].split("/"))
+        assert tree_rps > 0 and ref_rps > 0  # every side served requests
+    assert lines[5].startswith("effect of this tree over HEAD")
+    assert lines[6] == "errors: tree 0, ref 0" and lines[7].startswith("start order's share")
+    assert not (tmp_path / "ref-tree").exists()  # the worktree is removed
