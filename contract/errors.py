@@ -41,6 +41,8 @@ def echo(value: str, limit: int = MAX_ECHO_CHARS) -> str:
     """`value` as an error message may quote it: cut with an ellipsis past `limit`, control characters
     replaced (messages travel in gRPC trailers and into logs; unbounded or raw input must not)."""
     cut = value if len(value) <= limit else value[:limit] + "…"
+    if cut.isprintable():  # no Cc character in it (the usual case, run per request): one C-level scan
+        return cut
     return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in cut)
 
 

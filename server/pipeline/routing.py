@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from server.catalog import Catalog, Deployment
 from server.catalog.lifecycle import Lifecycles
@@ -14,7 +14,7 @@ from server.database.records import ApiKey
 from server.errors import InvalidRequest, ProviderUnavailable
 from server.pipeline.breakers import Breakers
 from server.pipeline.requests import GENERATION, ImageRequest
-from server.providers.base import GenerationJob, PartialImage, Provider
+from server.providers.base import GenerationJob, Param, PartialImage, Provider
 from server.providers.plugin import ProviderPlugin
 
 # Of the caller's remaining time, this much is kept back to store and answer after the upstream
@@ -83,7 +83,7 @@ class Router:
                 on_partial: Callable[[PartialImage], Awaitable[None]] | None = None) -> GenerationJob:
         """The job the chosen provider gets; `time_remaining` is the caller's (gRPC) deadline in seconds."""
         if route.sandbox or route.deployment is None:
-            return replace(_common(request, on_partial), upstream_model=request.model.id, quality=request.quality,
+            return _common(request, on_partial, upstream_model=request.model.id, quality=request.quality,
                            style=request.style)
         return live_job(request, route.deployment, time_remaining, on_partial)
 
@@ -114,14 +114,21 @@ def can_edit(request: ImageRequest, deployment: Deployment) -> None:
                              + (" with a mask" if masked and route is deployment.inpaint else ""), param="image")
 
 
-def _common(request: ImageRequest, on_partial: Callable[[PartialImage], Awaitable[None]] | None) -> GenerationJob:
+def _common(request: ImageRequest, on_partial: Callable[[PartialImage], Awaitable[None]] | None, *,
+            upstream_model: str, quality: str, style: str | None, extras: dict[str, Param] | None = None,
+            upstream_size: tuple[int, int] | None = None, deadline: float | None = None,
+            region: str | None = None) -> GenerationJob:
+    """The job: the request's fields and the upstream's, made once (a dataclasses.replace of a first
+    job made per request cost more than the rest of live_job)."""
     out = request.output
     return GenerationJob(
-        prompt=request.prompt, model=request.model.id, upstream_model="", n=request.n, width=request.width,
-        height=request.height, quality="", style=None, kind="generation" if request.kind == GENERATION else "edit",
-        images=request.images, mask=request.mask, output_format=out.format, output_compression=out.compression,
-        background=out.background, moderation=out.moderation, input_fidelity=request.input_fidelity,
-        size_auto=request.size_auto, partial_images=request.partial_images, on_partial=on_partial)
+        prompt=request.prompt, model=request.model.id, n=request.n, width=request.width, height=request.height,
+        kind="generation" if request.kind == GENERATION else "edit", images=request.images, mask=request.mask,
+        output_format=out.format, output_compression=out.compression, background=out.background,
+        moderation=out.moderation, input_fidelity=request.input_fidelity, size_auto=request.size_auto,
+        partial_images=request.partial_images, on_partial=on_partial, upstream_model=upstream_model,
+        quality=quality, style=style, extras={} if extras is None else extras, upstream_size=upstream_size,
+        deadline=deadline, region=region)
 
 
 def live_job(request: ImageRequest, deployment: Deployment, time_remaining: float | None,
@@ -137,7 +144,7 @@ def live_job(request: ImageRequest, deployment: Deployment, time_remaining: floa
         edit = deployment.edit_route(request.mask is not None)
         assert edit is not None  # the router refused the request otherwise (can_edit)
         upstream_model, params = edit.upstream_model, {**params, **edit.params}
-    return replace(_common(request, on_partial if deployment.stream else None),
+    return _common(request, on_partial if deployment.stream else None,
                    upstream_model=upstream_model, quality=deployment.quality.get(request.quality, ""),
                    style=deployment.style.get(request.style) if request.style else None,
                    extras=params, upstream_size=upstream_size, deadline=deadline, region=deployment.region)

@@ -61,21 +61,27 @@ def _value_spans(body: bytes, quoted_key: bytes) -> list[tuple[int, int]]:
 
 def _emptied(node: Any, key: str) -> list[dict[str, Any]]:
     """Every object whose `key` holds the empty string the lifting left there, in the order those
-    values appear in the text (a stack of iterators: a hostile nesting depth is no recursion)."""
+    values appear in the text (a stack of iterators: a hostile nesting depth is no recursion).
+    Each entry is (the object whose items are being walked, or None for a list, and the iterator);
+    `type(...) is` suffices, as orjson makes plain dicts and lists, and is run per upstream answer."""
     found: list[dict[str, Any]] = []
-    walks = [iter((node,))]
+    walks: list[tuple[dict[str, Any] | None, Any]] = [(None, iter((node,)))]
     while walks:
-        for value in walks[-1]:
-            if isinstance(value, tuple):  # (object, its key, the key's value)
-                holder, name, value = value
+        holder, items = walks[-1]
+        for item in items:
+            if holder is None:
+                value = item
+            else:
+                name, value = item
                 if name == key and value == "":
                     found.append(holder)
                     continue
-            if isinstance(value, dict):
-                walks.append(iter([(value, k, v) for k, v in value.items()]))
+            kind = type(value)
+            if kind is dict:
+                walks.append((value, iter(value.items())))
                 break
-            if isinstance(value, list):
-                walks.append(iter(value))
+            if kind is list:
+                walks.append((None, iter(value)))
                 break
         else:
             walks.pop()
