@@ -66,6 +66,8 @@ bench: $(STAMP) $(LITELLM_STAMP)
 	$(PY) -m bench.limiter
 	$(PY) -m bench.edits
 	$(PY) -m bench.scale
+	if command -v valgrind >/dev/null; then $(PY) -m bench.instructions; \
+	else echo "valgrind not found: no instruction counts (apt-get install valgrind)"; fi
 	$(PY) -m bench.compare $(COMPARE_ARGS)
 
 # Only the side-by-side with LiteLLM (~15 min; COMPARE_ARGS=--quick for a ~2-minute smoke). wrk makes a

@@ -43,8 +43,9 @@ def fake_openai(latency_s: float, detail: float) -> Iterator[str]:
 
 
 @contextmanager
-def live_stack(fake_url: str, tmp: Path, root: Path = ROOT) -> Iterator[tuple[Stack, str]]:
-    stack = Stack(tmp, root=root)
+def live_stack(fake_url: str, tmp: Path, root: Path = ROOT,
+               launch_prefix: tuple[str, ...] = ()) -> Iterator[tuple[Stack, str]]:
+    stack = Stack(tmp, root=root, launch_prefix=launch_prefix, start_timeout_s=120.0 if launch_prefix else 20.0)
     stack.data_dir.mkdir(parents=True)
     stack.env_overrides.update({"PERF_LOG_LEVEL": "WARNING", "OPENAI_API_KEY": "test-key",
                                 "OPENAI_BASE_URL": fake_url + "/v1",

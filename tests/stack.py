@@ -86,6 +86,9 @@ class Stack:
     ready_path: str = "/readyz"
     # The checkout whose server and gateway run: this one, or another (bench/ab.py's git worktree).
     root: Path = ROOT
+    # A command both processes run under (bench/instructions.py's callgrind), and how long they may take to start.
+    launch_prefix: tuple[str, ...] = ()
+    start_timeout_s: float = 20.0
 
     @property
     def base_url(self) -> str:
@@ -110,19 +113,19 @@ class Stack:
         return env
 
     def start(self) -> Stack:
-        self.server = subprocess.Popen([sys.executable, "-m", "server"], cwd=self.root, env=self.env,
+        self.server = subprocess.Popen([*self.launch_prefix, sys.executable, "-m", "server"], cwd=self.root, env=self.env,
                                        stdout=subprocess.PIPE, stderr=open(self.data_dir / "server.log", "wb"))
         self._stdout: list[str] = []
         threading.Thread(target=self._collect_stdout, daemon=True).start()
         GATEWAYS.add(f"127.0.0.1:{self.http_port}")
-        self.gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=self.root, env=self.env,
+        self.gateway = subprocess.Popen([*self.launch_prefix, sys.executable, "-m", "gateway"], cwd=self.root, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
         self._wait_ready()
         # The server prints a first key (only when the store had none), then logs that it listens;
         # with ready_path=/healthz the gateway is up before that, so wait for the server too. /readyz
         # answered only once the server serves: that is its listening (its log line is INFO, which a
         # stack run at PERF_LOG_LEVEL=WARNING, as the benchmarks are, never writes).
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + self.start_timeout_s
         listening_at: float | None = time.monotonic() if self.ready_path == "/readyz" else None
         while time.monotonic() < deadline:
             self.first_key = self.first_key or next((ln for ln in self._stdout if ln.startswith("pk_test_")), "")
@@ -139,7 +142,7 @@ class Stack:
             self._stdout.append(raw.decode().strip())
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             try:
                 if http("GET", self.base_url + self.ready_path, timeout=2).status == 200:

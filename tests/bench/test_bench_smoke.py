@@ -63,3 +63,18 @@ def test_the_ab_compares_this_tree_with_a_ref_each_started_first_in_turn(tmp_pat
     assert lines[5].startswith("effect of this tree over HEAD")
     assert lines[6] == "errors: tree 0, ref 0" and lines[7].startswith("start order's share")
     assert not (tmp_path / "ref-tree").exists()  # the worktree is removed
+
+
+def test_the_instruction_count_reads_both_processes_of_this_tree(tmp_path: Path) -> None:
+    """`bench.instructions`: the server and the gateway, each under callgrind, counted over a few requests."""
+    import pytest
+
+    from bench.instructions import run, valgrind_available
+
+    if not valgrind_available():
+        pytest.skip("valgrind is not installed (apt-get install valgrind; .ci/run installs it)")
+    lines = run(None, 3, tmp_path)
+    assert lines[1] == "| process | tree |"
+    counts = {row.split("|")[1].strip(): float(row.split("|")[2]) for row in lines[3:]}
+    # Millions per request: a request's Python work (auth, ledger, protobuf) is far above 0.1 M either side.
+    assert set(counts) == {"server", "gateway"} and all(0.1 < value < 100 for value in counts.values()), lines
