@@ -14,6 +14,7 @@ counts, never times. Needs valgrind (Debian's `valgrind`); prints, asserts nothi
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import tempfile
@@ -26,13 +27,21 @@ from bench.live import fake_openai, live_stack
 from tests.stack import ROOT, http
 
 WARM = 20
+# A prompt of about the length people send (bench.floor's is one word): per-character work shows in it.
+PROMPT = "A photorealistic watercolour of a red fox in fresh snow at dawn, soft light, long shadows, "
 
 
 def valgrind_available() -> bool:
     return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
 
 
-def count(root: Path, fake_url: str, tmp: Path, requests: int) -> dict[str, float]:
+def body(prompt_chars: int) -> bytes:
+    if not prompt_chars:
+        return BODY
+    return json.dumps({**json.loads(BODY), "prompt": (PROMPT * (prompt_chars // len(PROMPT) + 1))[:prompt_chars]}).encode()
+
+
+def count(root: Path, fake_url: str, tmp: Path, requests: int, prompt_chars: int = 0) -> dict[str, float]:
     """Instructions per request (millions) of the server and the gateway of the checkout at `root`."""
     out = tmp / "callgrind"
     out.mkdir(parents=True)
@@ -41,9 +50,10 @@ def count(root: Path, fake_url: str, tmp: Path, requests: int) -> dict[str, floa
         assert stack.server is not None and stack.gateway is not None
         pids = {"server": stack.server.pid, "gateway": stack.gateway.pid}
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        asked = body(prompt_chars)
 
         def ask() -> None:
-            answer = http("POST", stack.base_url + PATH, BODY, headers, timeout=120)
+            answer = http("POST", stack.base_url + PATH, asked, headers, timeout=120)
             if answer.status != 200:
                 raise RuntimeError(f"the counted stack answered {answer.status}: {answer.body[:300]!r}")
 
@@ -68,7 +78,7 @@ def _dumped(out: Path, pid: int) -> int:
     raise RuntimeError(f"no summary in {dumps[0]}")
 
 
-def run(ref: str | None, requests: int, tmp: Path) -> list[str]:
+def run(ref: str | None, requests: int, tmp: Path, prompt_chars: int = 0) -> list[str]:
     with ExitStack() as stack:
         roots = {"tree": ROOT}
         label = ""
@@ -76,9 +86,10 @@ def run(ref: str | None, requests: int, tmp: Path) -> list[str]:
             ref_root, sha = stack.enter_context(worktree(ref, tmp / "ref-tree"))
             roots["ref"], label = ref_root, f" beside {ref} ({sha})"
         fake_url = stack.enter_context(fake_openai(0.0, 0.0))
-        counts = {side: count(root, fake_url, tmp / side, requests) for side, root in roots.items()}
+        counts = {side: count(root, fake_url, tmp / side, requests, prompt_chars) for side, root in roots.items()}
     lines = [f"Instructions per request (millions, callgrind, user space){label}: small image, b64_json, "
-             f"{requests} requests one at a time after {WARM} uncounted",
+             f"{prompt_chars or len(json.loads(BODY)['prompt'])}-character prompt, {requests} requests one at a time "
+             f"after {WARM} uncounted",
              "| process | " + " | ".join(roots) + (" | change |" if ref else " |"),
              "|---------|" + "|".join("-" * (len(side) + 2) for side in roots) + ("|--------|" if ref else "|")]
     for process in ("server", "gateway"):
@@ -95,11 +106,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ref", nargs="?", help="a git ref to count beside this working tree, e.g. HEAD or main~1")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--prompt-chars", type=int, default=0,
+                        help="a prompt this long instead of bench.floor's one word (e.g. 500)")
     args = parser.parse_args()
     if not valgrind_available():
         parser.error("needs valgrind and callgrind_control: apt-get install valgrind")
     with tempfile.TemporaryDirectory() as tmp:
-        print("\n".join(run(args.ref, args.requests, Path(tmp))))
+        print("\n".join(run(args.ref, args.requests, Path(tmp), args.prompt_chars)))
 
 
 if __name__ == "__main__":

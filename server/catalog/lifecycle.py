@@ -48,6 +48,9 @@ class Lifecycles:
         self._catalog = catalog
         self.today = today
         self._gone: dict[str, str] = {}  # deployment id -> why
+        # live_chain's answers, asked twice per request (route, then failover): they change only with
+        # the day or a retirement, which clears them.
+        self._chains: dict[tuple[dt.date, tuple[str, ...]], tuple[Deployment, ...]] = {}
 
     def live(self, deployment: Deployment, day: dt.date | None = None) -> bool:
         return deployment.id not in self._gone and not deployment.lifecycle.shut_by(day or self.today())
@@ -69,18 +72,25 @@ class Lifecycles:
         lists, the first live one of its successor chain. The first serves; the rest are its fallbacks,
         so a shut-down or retired deployment drops out and its successor takes its place."""
         day = day or self.today()
-        found: list[Deployment] = []
-        for start in model.deployments:
-            live = next((d for d in self.chain(start) if self.live(d, day)), None)
-            if live is not None and all(d.id != live.id for d in found):
-                found.append(live)
-        return found
+        key = (day, tuple(model.deployments))
+        known = self._chains.get(key)
+        if known is None:
+            found: list[Deployment] = []
+            for start in model.deployments:
+                live = next((d for d in self.chain(start) if self.live(d, day)), None)
+                if live is not None and all(d.id != live.id for d in found):
+                    found.append(live)
+            if len(self._chains) >= 4096:  # past days' answers, or a test's many catalogs
+                self._chains.clear()
+            known = self._chains[key] = tuple(found)
+        return list(known)
 
     def retire(self, deployment: Deployment, why: str) -> None:
         """The upstream says this model is gone: treat the deployment as shut down from now on."""
         if deployment.id in self._gone:
             return
         self._gone[deployment.id] = why
+        self._chains.clear()
         successor = deployment.lifecycle.successor or "nothing (no successor)"
         log.error("deployment %s (%s %s) is gone upstream (%s); its traffic moves to %s", deployment.id,
                   deployment.provider, deployment.upstream_model, why, successor)
