@@ -76,7 +76,7 @@ def user_of(user: str | None) -> str:
     user = user or ""
     if len(user) > MAX_USER_CHARS:
         raise InvalidRequest(f"user must be at most {MAX_USER_CHARS} characters", param="user")
-    if any(unicodedata.category(char) == "Cc" for char in user):
+    if not user.isprintable() and any(unicodedata.category(char) == "Cc" for char in user):  # a printable one has no Cc
         # An end-user id has no business with control characters, and PostgreSQL cannot store NUL:
         # refusing them here keeps every store's ledger row writable.
         raise InvalidRequest("user must not contain control characters", param="user")

@@ -45,6 +45,7 @@ def error_of(response, status: int) -> dict:  # type: ignore[no-untyped-def]
     ({"prompt": "p", "style": "baroque"}, "style", "vivid, natural"),
     ({"prompt": "p", "response_format": "png"}, "response_format", "url, b64_json"),
     ({"prompt": "p", "user": "u" * 257}, "user", "256"),
+    ({"prompt": "p", "user": "end\x85user"}, "user", "control characters"),
     ({"prompt": "p", "model": 3}, "model", "string"),
     ({"prompt": ["p"]}, "prompt", "string"),
     ({"prompt": "p", "colour": "red"}, "colour", "Unknown parameter"),

@@ -32,3 +32,13 @@ def test_the_first_refused_character_is_named_and_allowed_ones_pass() -> None:
     with pytest.raises(InvalidRequest, match=r"U\+0007"):
         prompt_of("line one\nbell \x07 then \u202e")
     assert prompt_of("tabs\tand\r\nnew lines, é, 😀 — fine " * 100).startswith("tabs")
+
+
+def test_an_end_user_id_is_refused_for_any_control_character_and_only_for_those() -> None:
+    from server.pipeline.validation import user_of
+
+    for char in ("\x00", "\t", "\n", "\x1f", "\x7f", "\x85", "\x9f"):
+        with pytest.raises(InvalidRequest, match="control characters"):
+            user_of(f"user{char}42")
+    for user in ("user-42", "ユーザー 42", "a\u202eb", "\u00a0", ""):  # not Cc, though not all printable
+        assert user_of(user) == user
