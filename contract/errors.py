@@ -25,6 +25,7 @@ A message may quote what the client sent only through ``echo``: messages travel 
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -35,15 +36,18 @@ ERROR_DOMAIN = "perf.images.v1"
 SHOULD_RETRY = "should_retry"
 # Client-supplied text quoted in an error message is cut to this many characters.
 MAX_ECHO_CHARS = 64
+# Category Cc, which is U+0000-U+001F and U+007F-U+009F for good (Unicode's stability policy), as one
+# character class: replaced in C, where a per-character unicodedata walk cost ~0.03 ms per 500
+# characters of a multi-line prompt (echo runs five times per request: the ledger's texts).
+_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in range(0x100) if unicodedata.category(chr(c)) == "Cc") + "]")
 
 
 def echo(value: str, limit: int = MAX_ECHO_CHARS) -> str:
     """`value` as an error message may quote it: cut with an ellipsis past `limit`, control characters
     replaced (messages travel in gRPC trailers and into logs; unbounded or raw input must not)."""
     cut = value if len(value) <= limit else value[:limit] + "…"
-    if cut.isprintable():  # no Cc character in it (the usual case, run per request): one C-level scan
-        return cut
-    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in cut)
+    # isprintable() is false for every Cc character and cheaper than a sub: most texts end here.
+    return cut if cut.isprintable() else _CONTROL.sub("\ufffd", cut)
 
 
 @dataclass(frozen=True)
