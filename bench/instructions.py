@@ -3,7 +3,7 @@ by callgrind, for this working tree (and REF, from a temporary git worktree, bes
 
 On this VM two wall-clock A/B rounds of the same pair have read 377 and 651 req/s (steal time from
 neighbours), so a change worth 2-5 % of CPU is lost in bench.ab's noise. An instruction count is
-not: the same code and requests give the same count to ~0.3 % whatever else the machine does. So
+not: the same code and requests give the same count to ~0.5 % whatever else the machine does. So
 this counts what the code does, not how long the machine took: user-space instructions only (no
 syscalls, fsync or context switches, which bench.ab and bench.floor still see), small image, b64_json,
 a live key, requests one at a time against the fake OpenAI upstream. Counting starts after a warm-up
