@@ -72,7 +72,7 @@ class Lifecycles:
         lists, the first live one of its successor chain. The first serves; the rest are its fallbacks,
         so a shut-down or retired deployment drops out and its successor takes its place."""
         day = day or self.today()
-        key = (day, tuple(model.deployments))
+        key = (day, model.deployments)
         known = self._chains.get(key)
         if known is None:
             found: list[Deployment] = []

@@ -7,11 +7,9 @@ Every refusal is an InvalidRequest (or NotFound for an unknown model) naming the
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from typing import Any
 
-from contract.errors import echo
+from contract.errors import CONTROL_CHARACTERS, character_class, echo, has_control
 from server.catalog import Catalog, ModelSpec
 from server.catalog.sizes import MAX_CUSTOM_SIDE, MIN_CUSTOM_SIDE, deliverable_size, describe, parse_size
 from server.errors import InvalidRequest, NotFound
@@ -28,12 +26,9 @@ MAX_COST_PER_CALL_USD = 1_000_000
 # bidi embedding/override controls used to hide text ("Trojan Source", CVE-2021-42574).
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-# What a prompt may not hold, as one character class: a regex scans a long prompt in C, where a loop of
-# unicodedata.category per character cost ~0.1 ms per 1,000 characters. Category Cc is U+0000-U+001F and
-# U+007F-U+009F and stays so (Unicode's stability policy); tests/server/test_prompt_controls.py checks.
-_REFUSED_IN_PROMPT = re.compile("[" + "".join(
-    re.escape(c) for c in sorted({chr(c) for c in range(0x100) if unicodedata.category(chr(c)) == "Cc"}
-                                 - _ALLOWED_CONTROLS | _BIDI_CONTROLS)) + "]")
+# What a prompt may not hold, searched in C (contract.errors.character_class; checked against the
+# per-character rule over every code point by tests/server/test_prompt_controls.py).
+_REFUSED_IN_PROMPT = character_class(CONTROL_CHARACTERS - _ALLOWED_CONTROLS | _BIDI_CONTROLS)
 
 
 
@@ -76,7 +71,7 @@ def user_of(user: str | None) -> str:
     user = user or ""
     if len(user) > MAX_USER_CHARS:
         raise InvalidRequest(f"user must be at most {MAX_USER_CHARS} characters", param="user")
-    if not user.isprintable() and any(unicodedata.category(char) == "Cc" for char in user):  # a printable one has no Cc
+    if has_control(user):
         # An end-user id has no business with control characters, and PostgreSQL cannot store NUL:
         # refusing them here keeps every store's ledger row writable.
         raise InvalidRequest("user must not contain control characters", param="user")
