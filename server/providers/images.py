@@ -2,9 +2,10 @@
 promised size.
 
 Every image an adapter returns passes `ImageLimits.inspect` (size cap, type from magic bytes,
-confirmed by Pillow's header parser — never from a Content-Type header — and the pixel cap read
-from the header before anything is decoded) and then `conform` (resized locally when the upstream
-could not make the public size itself, so perf.size stays true). Inline base64 is measured before
+confirmed by a header parser — png_header.py for PNG, Pillow's for JPEG and WebP — never from a
+Content-Type header, and the pixel cap read from the header before anything is decoded) and then
+`conform` (resized locally when the upstream could not make the public size itself, so perf.size
+stays true). Inline base64 is measured before
 it is decoded (`ImageLimits.from_base64`), so a hostile upstream cannot make us hold more than the
 cap.
 """
@@ -21,6 +22,7 @@ from PIL import Image, ImageOps
 
 from server.providers.base import GeneratedImage
 from server.providers.inline_base64 import Base64, text_of
+from server.providers.png_header import png_size
 from server.storage.mime import sniff_image_type
 
 _PIL_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
@@ -61,9 +63,12 @@ def inspect_image(data: bytes, max_pixels: int) -> GeneratedImage:
     if not _complete(data, mime):
         raise BadImage(f"{mime} is truncated")
     try:
-        # Only the header is parsed here; `formats` keeps Pillow from trying any other decoder.
-        with Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[mime]]) as image:
-            width, height = image.size
+        if mime == "image/png":  # the usual upstream format, read without Pillow's machinery (png_header.py)
+            width, height = png_size(data)
+        else:
+            # Only the header is parsed here; `formats` keeps Pillow from trying any other decoder.
+            with Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[mime]]) as image:
+                width, height = image.size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise BadImage(f"unreadable {mime}: {exc}") from None
     if width < 1 or height < 1 or width * height > max_pixels:
