@@ -8,7 +8,7 @@ import orjson
 from google.protobuf.message import Message
 
 from contract import image_urls
-from contract.errors import echo
+from contract.errors import CONTROL_CHARACTERS, character_class, echo
 from perf.images.v1 import image_service_pb2 as pb
 from server.database.ids import ordered_id
 from server.database.records import ApiKey, LedgerEntry, Settlement
@@ -21,6 +21,17 @@ from server.storage.base import OBJECT_NAME
 def storable(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, control characters replaced: safe in any store's TEXT column."""
     return echo(text[:limit], limit)
+
+
+# What a prompt may hold that the other columns may not: the line breaks and tabs it was written with
+# (validation admits exactly these three), so the gallery shows it as written. Every store holds them;
+# the other control characters (NUL, which PostgreSQL refuses, among them) are replaced as elsewhere.
+_PROMPT_CONTROL = character_class(CONTROL_CHARACTERS - {"\t", "\n", "\r"})
+
+
+def storable_prompt(text: str) -> str:
+    cut = text[:MAX_PROMPT_CHARS]
+    return cut if cut.isprintable() else _PROMPT_CONTROL.sub("\ufffd", cut)
 
 
 @dataclass
@@ -62,7 +73,7 @@ class LedgerDraft:
         # Time-ordered (and as long as the random ids before): the gallery lists rows newest first.
         return cls(id=ordered_id("led_"), request_id=request_id, key=key, kind=kind, model=model,
                    n_requested=int(getattr(request, "n", 0)), size=text("size", 32), quality=text("quality", 32),
-                   end_user=text("user", 256), prompt=text("prompt", MAX_PROMPT_CHARS))
+                   end_user=text("user", 256), prompt=storable_prompt(str(getattr(request, "prompt", ""))))
 
     def validated(self, valid: ImageRequest) -> None:
         self.model, self.n_requested, self.size, self.quality = valid.model.id, valid.n, valid.size, valid.quality

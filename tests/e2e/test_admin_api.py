@@ -176,7 +176,8 @@ def test_bad_key_requests_name_their_param(admin_stack: Stack) -> None:
 def test_generations_page_newest_first_with_filters(make_stack, backends) -> None:  # type: ignore[no-untyped-def]
     stack = make_stack(PERF_ADMIN_TOKEN=TOKEN, **backends)
     key = admin(stack, "POST", "keys", {"mode": "test", "tier": "enterprise", "name": "pager"}).json()
-    prompts = [f"lighthouse {i} <b>at dusk</b>" for i in range(5)]
+    # Markup stays text, and line breaks and tabs stay as written (on both stores).
+    prompts = [f"lighthouse {i}\n\t<b>at dusk</b>" for i in range(5)]
     for prompt in prompts:
         assert stack.post(GEN, {"prompt": prompt, **SMALL}, key=key["secret"]).status == 200
     assert stack.post(GEN, {"prompt": "refused", "model": "dall-e-2", "size": "9x9"}, key=key["secret"]).status == 400

@@ -26,6 +26,13 @@ def test_prompt_is_kept_storable_and_cut() -> None:
     assert draft("x" * 5000).entry(5).prompt == "x" * 4000  # what a refused over-long prompt leaves
 
 
+def test_a_prompt_keeps_its_line_breaks_and_tabs_and_loses_every_other_control_character() -> None:
+    assert draft("a fox\n\tin snow\r\nat dawn").entry(5).prompt == "a fox\n\tin snow\r\nat dawn"
+    for code in [*range(0x20), *range(0x7F, 0xA0)]:
+        if chr(code) not in "\t\n\r":
+            assert draft(f"a{chr(code)}b").entry(5).prompt == "a\ufffdb", hex(code)
+
+
 def test_stored_images_come_from_the_signed_urls_and_b64_stores_none() -> None:
     first, second = "img_" + "1" * 32, "img_" + "2" * 32
     urls = [pb.Image(url=SIGNER.url(first, "png", 1_000)), pb.Image(url=SIGNER.url(second, "webp", 1_000))]
