@@ -30,7 +30,7 @@ from server.runtime.tasks import TaskTracker
 
 log = logging.getLogger("perf.accounting")
 
-# What the interceptor turns into rate-limit headers for this call.
+# What the call wrapper turns into rate-limit trailers for this call.
 WINDOW_STATES = contextvars.ContextVar["tuple[WindowState, ...] | None"]("window_states", default=None)
 
 

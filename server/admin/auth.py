@@ -45,7 +45,7 @@ ADMIN_CALLER = ContextVar["AdminCaller | None"]("admin_caller", default=None)
 
 def current_admin() -> AdminCaller:
     caller = ADMIN_CALLER.get()
-    if caller is None:  # the admin interceptor guarantees this for every AdminService method
+    if caller is None:  # the call wrapper's admin guard guarantees this for every AdminService method
         raise RuntimeError("no admin caller in this context")
     return caller
 

@@ -1,6 +1,6 @@
 """AdminService: the gRPC face of the admin API. Each method is one call into its module.
 
-Authentication happens before any method runs (server/runtime/interceptors.py AdminAuthInterceptor →
+Authentication happens before any method runs (server/runtime/call_wrappers.py, its admin guard →
 server/admin/auth.py); mutations are audited by the modules that make them.
 """
 from __future__ import annotations

@@ -73,7 +73,7 @@ class Pipeline:
             if call.job is not None:
                 draft.id = call.job.ledger_id
             summary = SUMMARY.get()
-            if summary is None:  # called without the interceptor (it sets one per RPC)
+            if summary is None:  # called without the call wrapper (it sets one per RPC)
                 summary = CallSummary()
                 SUMMARY.set(summary)
             try:

@@ -3,7 +3,7 @@
 Every upstream session (server/providers/registry.py) gets this TraceConfig when tracing is on, so
 submits, polls and image downloads of every adapter are covered without touching the adapters. The
 span's parent is whatever span is current where the call is made: the RPC's server span
-(server/runtime/interceptors.py). Only the method, host, port and path are recorded: a query
+(server/runtime/call_wrappers.py). Only the method, host, port and path are recorded: a query
 string may hold an upstream key (some APIs take `?key=`), and nothing is propagated to the upstream,
 which is a third party outside our trace.
 """

@@ -1,1 +1,1 @@
-"""The process: settings, wiring, interceptors, per-call context, background work, health probe."""
+"""The process: settings, wiring, call wrappers, per-call context, background work, health probe."""

@@ -42,11 +42,11 @@ from server.pipeline.service import ImageService
 from server.providers.registry import LiveProviders, plugins_from_env, start_live_providers
 from server.providers.sandbox import SandboxProvider
 from server.providers.upstream_spans import upstream_trace_configs
+from server.runtime.call_wrappers import CallWrappers
 from server.runtime.config import ServerSettings
 from server.runtime.grpc_services import GenericHandlersOnly, add_reflection
 from server.runtime.housekeeping import replay_spool_forever, sweep_forever, warn_of_shutdowns_forever, watch_backends
 from server.runtime.instance_secret import derive_keys, load_secret
-from server.runtime.interceptors import AdminAuthInterceptor, AuthInterceptor, RequestContextInterceptor
 from server.runtime.metrics import ServerMetrics, start_exporter
 from server.storage.base import ImageStore
 from server.storage.factory import open_storage
@@ -155,10 +155,7 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     # Without a token the admin API still exists, to answer NOT_FOUND (not UNIMPLEMENTED) for every method.
     admin_gate = AdminGate(AdminToken(settings.admin_token, keys.key_pepper) if settings.admin_token else None,
                            FailureLimiter(limit=settings.admin_failures_per_minute))
-    server = grpc.aio.server(
-        interceptors=[RequestContextInterceptor(metrics, tracing), AuthInterceptor(Authenticator(store, keys.key_pepper)),
-                      AdminAuthInterceptor(admin_gate)],
-        options=options)
+    server = grpc.aio.server(options=options)
     rules = Rules(catalog, InputLimits(settings.max_upload_file_bytes, settings.max_upload_bytes,
                                        settings.providers.max_image_pixels))
     budget = ImageByteBudget(settings.max_inflight_image_bytes, settings.inflight_wait_s)
@@ -170,7 +167,8 @@ async def start_server(settings: ServerSettings) -> RunningServer:
     workers = JobWorkers(store, pipeline, settings.jobs, ["sandbox", *live.providers])
     insecure = settings.providers.insecure_http_hosts  # the test setting: plain-http webhook hosts too
     jobs = JobService(store, pipeline, accountant, workers, insecure)
-    services = GenericHandlersOnly(server)
+    services = GenericHandlersOnly(server, CallWrappers(metrics, tracing, Authenticator(store, keys.key_pepper),
+                                                        admin_gate).wrap)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(catalog, lifecycles, pipeline, images, signer, store,
                                                             router=router, jobs=jobs), services)
     add_admin_service(services, AdminDeps(store, keys.key_pepper, catalog, lifecycles, signer, plugins,

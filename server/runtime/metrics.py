@@ -2,7 +2,7 @@
 
 One `ServerMetrics` per server process, made at start-up with its own CollectorRegistry (never the
 library's global one), so a test can run several servers in one interpreter. Everything is recorded
-from the one request path (server/pipeline/pipeline.py) and the interceptor that wraps every RPC;
+from the one request path (server/pipeline/pipeline.py) and the wrapper around every RPC (call_wrappers.py);
 gauges of state (the image byte budget, lifecycle dates) are read when scraped.
 
 Label values are bounded by the catalog and the error table, never by what a caller sent: a model

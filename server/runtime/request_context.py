@@ -1,4 +1,4 @@
-"""Per-call values set by the interceptors and read by the service, without globals."""
+"""Per-call values set by the call wrappers (call_wrappers.py) and read by the service, without globals."""
 from __future__ import annotations
 
 import contextvars
@@ -14,7 +14,7 @@ CALLER = contextvars.ContextVar["ApiKey | None"]("caller", default=None)
 
 @dataclass
 class CallSummary:
-    """What the pipeline learnt about one call, for the interceptor's access line (a mutable object in
+    """What the pipeline learnt about one call, for the call wrapper's access line (a mutable object in
     the context, so a streamed call's pipeline task, which runs in a copy of it, fills the same one)."""
 
     model: str = ""
@@ -35,6 +35,6 @@ def accept_request_id(offered: str | None) -> str:
 
 def current_caller() -> ApiKey:
     caller = CALLER.get()
-    if caller is None:  # the auth interceptor guarantees this for authenticated methods
+    if caller is None:  # the call wrapper's API-key guard guarantees this for authenticated methods
         raise RuntimeError("no authenticated caller in this context")
     return caller

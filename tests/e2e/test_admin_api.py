@@ -105,6 +105,42 @@ def test_an_api_key_is_refused_on_admin_and_the_admin_token_on_v1(admin_stack: S
     assert asyncio.run(generate()) == grpc.StatusCode.UNAUTHENTICATED
 
 
+def _raw_code(channel: grpc.Channel, path: str, streaming: bool, key: str | None) -> grpc.StatusCode:
+    """One call with an empty message (every proto3 message's defaults) and whatever credential is given."""
+    metadata = (("authorization", f"Bearer {key}"),) if key else ()
+    try:
+        if streaming:
+            for _ in channel.unary_stream(path)(b"", metadata=metadata, timeout=10):
+                pass
+        else:
+            channel.unary_unary(path)(b"", metadata=metadata, timeout=10)
+    except grpc.RpcError as error:
+        return error.code()  # type: ignore[attr-defined, no-any-return]
+    return grpc.StatusCode.OK
+
+
+def test_every_method_of_both_services_checks_its_credential(make_stack) -> None:  # type: ignore[no-untyped-def]
+    """Each method's guard is chosen once per method name: this walks every name the protos declare, so a
+    method added later cannot slip past authentication. (Its own stack: 22 admin failures from one
+    address would otherwise trip the failure limiter.)"""
+    admin_stack = make_stack(PERF_ADMIN_TOKEN=TOKEN, PERF_ADMIN_MAX_FAILURES_PER_MINUTE="1000")
+    key = admin_stack.create_key("test")
+    public = {"GetImageContent", "StreamImageContent"}  # the signed URL is the credential: no such image
+    with grpc.insecure_channel(admin_stack.grpc_target) as channel:
+        for service, module in (("perf.images.v1.ImageService", pb), ("perf.admin.v1.AdminService", apb)):
+            for method in module.DESCRIPTOR.services_by_name[service.rsplit(".", 1)[-1]].methods:
+                path, streaming = f"/{service}/{method.name}", method.server_streaming
+                refused = grpc.StatusCode.NOT_FOUND if method.name in public else grpc.StatusCode.UNAUTHENTICATED
+                assert _raw_code(channel, path, streaming, None) == refused, path
+                if service.endswith("AdminService"):  # an API key is no admin credential, the token is
+                    assert _raw_code(channel, path, streaming, key) == refused, path
+                    assert _raw_code(channel, path, streaming, TOKEN) != refused, path
+                else:  # and the admin token is no API key
+                    assert _raw_code(channel, path, streaming, TOKEN) == refused, path
+        assert _raw_code(channel, "/perf.images.v1.ImageService/NoSuchMethod", False, key) == \
+            grpc.StatusCode.UNIMPLEMENTED
+
+
 def test_key_lifecycle_through_the_api_takes_effect_on_v1(make_stack, backends) -> None:  # type: ignore[no-untyped-def]
     stack = make_stack(PERF_ADMIN_TOKEN=TOKEN, **backends)
     created = admin(stack, "POST", "keys", {"mode": "test", "tier": "pro", "name": "batch job", "minute_limit": 2,

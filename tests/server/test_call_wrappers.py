@@ -9,7 +9,8 @@ import pytest
 from perf.images.v1 import image_service_pb2 as pb
 from perf.images.v1 import image_service_pb2_grpc as pb_grpc
 from server.errors import RateLimitExceeded
-from server.runtime.interceptors import RequestContextInterceptor
+from server.runtime.call_wrappers import CallWrappers
+from server.runtime.grpc_services import GenericHandlersOnly
 
 
 class Faulty(pb_grpc.ImageServiceServicer):
@@ -20,8 +21,8 @@ class Faulty(pb_grpc.ImageServiceServicer):
 
 
 async def call(prompt: str) -> grpc.aio.AioRpcError:
-    server = grpc.aio.server(interceptors=[RequestContextInterceptor()])
-    pb_grpc.add_ImageServiceServicer_to_server(Faulty(), server)
+    server = grpc.aio.server()
+    pb_grpc.add_ImageServiceServicer_to_server(Faulty(), GenericHandlersOnly(server, CallWrappers().wrap))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
