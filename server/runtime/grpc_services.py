@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 import grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-
 Wrap = Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler]
 
 
