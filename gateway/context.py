@@ -31,6 +31,10 @@ def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body, or SlowBody: a client that sends less than its Content-Length must not hold on."""
+    if request.content.is_eof():
+        # All of it has arrived already (a small JSON body comes with its headers): nothing to wait for,
+        # so no deadline timer to schedule and cancel (~2 % of the gateway's time per small request).
+        return await request.read()
     try:
         async with asyncio.timeout(request.app[SETTINGS].body_read_timeout_s):
             return await request.read()
