@@ -62,6 +62,16 @@ class CuttableProxy:
 
     def stop(self) -> None:
         self.cut()
-        self._loop.call_soon_threadsafe(self._server.close)
+        asyncio.run_coroutine_threadsafe(self._finish_connections(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
+
+    async def _finish_connections(self) -> None:
+        # A loop stopped under a connection's pending task leaves "Task was destroyed but it is
+        # pending!" on stderr at interpreter exit: cancel each and wait for it first.
+        self._server.close()
+        pending = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
