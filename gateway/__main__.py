@@ -12,7 +12,7 @@ import signal
 
 from aiohttp import web
 
-from contract import allocator, event_loop
+from contract import allocator, collector, event_loop
 from contract.logs import configure_logging
 from gateway.app import build_app
 from gateway.config import GatewaySettings
@@ -48,6 +48,7 @@ def main() -> None:
     allocator.tune()  # before the first image buffer (contract/allocator.py)
     settings = GatewaySettings.from_env()
     configure_logging(settings.log_format, "INFO")
+    collector.tune()  # after the imports and settings: they live as long as the process
     event_loop.run(serve(settings))
 
 
