@@ -20,7 +20,7 @@ from pathlib import Path
 from statistics import mean, median
 
 from bench.floor import Reading, Target, reading
-from bench.live import fake_openai, live_stack
+from bench.live import fake_openai, has_unix_socket, live_stack
 from bench.load import client_name
 from tests.stack import ROOT
 
@@ -45,7 +45,9 @@ def one_round(roots: dict[str, Path], first: str, fake_url: str, tmp: Path, conc
     with ExitStack() as started:
         targets: dict[str, tuple[Target, str]] = {}
         for side in (first, *(s for s in SIDES if s != first)):
-            stack, key = started.enter_context(live_stack(fake_url, tmp / side, roots[side]))
+            # The same gateway→server hop on both sides, whichever checkout lacks the Unix socket.
+            unix = all(has_unix_socket(root) for root in roots.values())
+            stack, key = started.enter_context(live_stack(fake_url, tmp / side, roots[side], unix_socket=unix))
             assert stack.server is not None and stack.gateway is not None
             targets[side] = (Target(side, stack.base_url, stack.gateway.pid, stack.server.pid), key)
         for target, key in targets.values():  # warm both (connections, caches) before anything counts

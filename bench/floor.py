@@ -32,7 +32,7 @@ from statistics import median
 from bench.compare.cli import raise_open_files
 from bench.compare.load import BurstLoad, burst
 from bench.compare.procs import cpu_seconds
-from bench.live import UPSTREAM_BODY, fake_openai, live_stack
+from bench.live import UPSTREAM_BODY, fake_openai, live_stack, unix_socket_env
 from bench.load import client_name, measure
 from tests.stack import ROOT, free_port, http
 
@@ -62,8 +62,15 @@ class Reading:
 def floor_stack(fake_url: str, env: dict[str, str], tmp: Path) -> Iterator[Target]:
     """The floor server, and our gateway (with `env`, our stack's settings) in front of it."""
     grpc_port, http_port = free_port(), free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.floor_server", str(grpc_port), fake_url], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE)
+    # The hop our stack takes (bench/live.py); `env` holds ours, so this target comes after it.
+    with unix_socket_env() as hop:
+        yield from _floor_stack(fake_url, env, tmp, grpc_port, http_port, hop)
+
+
+def _floor_stack(fake_url: str, env: dict[str, str], tmp: Path, grpc_port: int, http_port: int,
+                 hop: dict[str, str]) -> Iterator[Target]:
+    server = subprocess.Popen([sys.executable, "-m", "bench.floor_server", str(grpc_port), fake_url,
+                               hop["PERF_GRPC_UNIX_SOCKET"]], cwd=ROOT, env=env, stdout=subprocess.PIPE)
     gateway = None
     try:
         assert server.stdout is not None
@@ -71,7 +78,7 @@ def floor_stack(fake_url: str, env: dict[str, str], tmp: Path) -> Iterator[Targe
             raise RuntimeError("the floor server did not start")
         tmp.mkdir(parents=True)
         gateway = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                   env={**env, "PERF_GRPC_PORT": str(grpc_port), "PERF_HTTP_PORT": str(http_port),
+                                   env={**env, "PERF_GRPC_PORT": str(grpc_port), "PERF_HTTP_PORT": str(http_port), **hop,
                                         "PERF_DATA_DIR": str(tmp)}, stderr=open(tmp / "gateway.log", "wb"))
         url = f"http://127.0.0.1:{http_port}"
         _wait_healthy(url)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +44,40 @@ def fake_openai(latency_s: float, detail: float) -> Iterator[str]:
 
 
 @contextmanager
-def live_stack(fake_url: str, tmp: Path, root: Path = ROOT,
-               launch_prefix: tuple[str, ...] = ()) -> Iterator[tuple[Stack, str]]:
+def live_stack(fake_url: str, tmp: Path, root: Path = ROOT, launch_prefix: tuple[str, ...] = (),
+               unix_socket: bool | None = None) -> Iterator[tuple[Stack, str]]:
+    """Our stack as one host runs it: the gateway reaches the server over a Unix-domain socket
+    (PERF_GRPC_UNIX_SOCKET, README "Scaling on one host"). `unix_socket=None`: wherever `root`'s server
+    has that setting (bench.ab and bench.instructions run older checkouts), else over TCP loopback."""
     stack = Stack(tmp, root=root, launch_prefix=launch_prefix, start_timeout_s=120.0 if launch_prefix else 20.0)
     stack.data_dir.mkdir(parents=True)
     stack.env_overrides.update({"PERF_LOG_LEVEL": "WARNING", "OPENAI_API_KEY": "test-key",
                                 "OPENAI_BASE_URL": fake_url + "/v1",
                                 "PERF_INSECURE_HTTP_HOSTS": fake_url.split("://", 1)[1]})
-    stack.start()
+    with ExitStack() as cleanup:
+        if has_unix_socket(root) if unix_socket is None else unix_socket:
+            stack.env_overrides.update(cleanup.enter_context(unix_socket_env()))
+        stack.start()
+        try:
+            yield stack, stack.create_key("live")
+        finally:
+            stack.stop()
+
+
+def has_unix_socket(root: Path) -> bool:
+    return "PERF_GRPC_UNIX_SOCKET" in (root / "server" / "runtime" / "config.py").read_text()
+
+
+@contextmanager
+def unix_socket_env(_tmp: Path | None = None) -> Iterator[dict[str, str]]:
+    """The server's socket and the gateway's target, in a short directory of its own (a socket path
+    must fit in 107 bytes, and a benchmark's tmp may be deep), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="perf-grpc-"))
     try:
-        yield stack, stack.create_key("live")
+        path = folder / "grpc.sock"
+        yield {"PERF_GRPC_UNIX_SOCKET": str(path), "PERF_GRPC_TARGET": f"unix:{path}"}
     finally:
-        stack.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -179,10 +179,11 @@ async def start_server(settings: ServerSettings) -> RunningServer:
         admin = (ADMIN_SERVICE_NAME,) if admin_gate.enabled else ()  # not advertised while it answers 404
         add_reflection((SERVICE_NAME, *admin, health.SERVICE_NAME, reflection.SERVICE_NAME), services)
     address = f"{settings.grpc_host}:{settings.grpc_port}"
-    if settings.tls.enabled:
-        port = server.add_secure_port(address, settings.tls.credentials())
-    else:
-        port = server.add_insecure_port(address)
+    port = _listen(server, address, settings)
+    if settings.grpc_unix_socket is not None:
+        # grpc replaces a stale socket file (a killed server's) and removes its own at stop; the file
+        # gets this process's umask, so by default only its user may connect.
+        _listen(server, f"unix:{settings.grpc_unix_socket}", settings)
     health_server, health_port = None, None
     if settings.health_port is not None:
         # Health only (no ImageService, no reflection), so plaintext here exposes no data and no way
@@ -212,11 +213,19 @@ async def start_server(settings: ServerSettings) -> RunningServer:
                          jobs=workers)
 
 
+def _listen(server: grpc.aio.Server, address: str, settings: ServerSettings) -> int:
+    if settings.tls.enabled:
+        return server.add_secure_port(address, settings.tls.credentials())
+    return server.add_insecure_port(address)
+
+
 async def serve(settings: ServerSettings) -> None:
     running = await start_server(settings)
     log.info("gRPC server listening on %s:%d%s", settings.grpc_host, running.port,
              (" (TLS, client certificates required)" if settings.tls.requires_client_cert else " (TLS)")
              if settings.tls.enabled else "")
+    if settings.grpc_unix_socket is not None:
+        log.info("gRPC server also listening on unix:%s", settings.grpc_unix_socket)
     if running.health_port is not None:
         log.info("gRPC health (plaintext, health only) on %s:%d", settings.grpc_host, running.health_port)
     stopping = asyncio.Event()
