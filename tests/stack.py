@@ -120,7 +120,11 @@ class Stack:
         GATEWAYS.add(f"127.0.0.1:{self.http_port}")
         self.gateway = subprocess.Popen([*self.launch_prefix, sys.executable, "-m", "gateway"], cwd=self.root, env=self.env,
                                         stdout=subprocess.DEVNULL, stderr=open(self.data_dir / "gateway.log", "wb"))
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # a stack that never became ready leaves no process behind
+            self.stop()
+            raise
         # The server prints a first key (only when the store had none), then logs that it listens;
         # with ready_path=/healthz the gateway is up before that, so wait for the server too. /readyz
         # answered only once the server serves: that is its listening (its log line is INFO, which a

@@ -33,8 +33,9 @@ def unix_stack(data_dir: Path, path: Path) -> Stack:
 
 def test_the_gateway_reaches_the_server_over_the_socket_and_the_file_goes_at_stop(tmp_path: Path,
                                                                                   socket_path: Path) -> None:
-    stack = unix_stack(tmp_path, socket_path).start()
+    stack = unix_stack(tmp_path, socket_path)
     try:
+        stack.start()  # inside: a start that fails still stops what it started
         assert stat.S_ISSOCK(os.stat(socket_path).st_mode)
         key = stack.create_key("test")
         response = stack.post(GEN, {"prompt": "a harbour at dawn", "model": "dall-e-3"}, key=key)
@@ -59,8 +60,9 @@ def test_a_socket_file_left_by_a_killed_server_does_not_stop_the_next(tmp_path: 
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(socket_path))  # bound and never listened on: what a SIGKILL leaves behind
     stale.close()
-    stack = unix_stack(tmp_path, socket_path).start()
+    stack = unix_stack(tmp_path, socket_path)
     try:
+        stack.start()
         response = stack.post(GEN, {"prompt": "a lighthouse", "model": "dall-e-3"}, key=stack.create_key("test"))
         assert response.status == 200, response.body
     finally:
