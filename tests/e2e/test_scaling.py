@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat as filemode
 import subprocess
 import sys
 import time
@@ -69,7 +70,12 @@ def test_two_servers_and_two_gateways_share_the_work_and_the_limits(shared_backe
         while not banner.startswith("Gateway"):  # the first server may print the first key before it
             banner = runner.stdout.readline().decode()
             assert banner, "run_local ended before starting the gateways"
-        assert "ipv4:127.0.0.1:" in banner, banner
+        # By default the gateways reach the servers over one Unix socket each, in a private folder.
+        target = banner.split("(gRPC: ", 1)[1].split(")", 1)[0]
+        assert target.startswith("unix:"), banner
+        sockets = [Path(path) for path in target.removeprefix("unix:").split(",")]
+        assert len(sockets) == 2 and sockets[0].parent == sockets[1].parent
+        assert filemode.S_IMODE(sockets[0].parent.stat().st_mode) == 0o700
         processes = children(runner.pid)
         servers = [p for p in processes if command_of(p).endswith("-m server ")]
         gateways = [p for p in processes if command_of(p).endswith("-m gateway ")]
@@ -89,6 +95,7 @@ def test_two_servers_and_two_gateways_share_the_work_and_the_limits(shared_backe
     finally:
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=30) == 0
+    assert not sockets[0].parent.exists()
     assert all(not Path(f"/proc/{pid}").exists() or "(Z)" in Path(f"/proc/{pid}/stat").read_text()
                for pid in processes)
 
@@ -125,3 +132,47 @@ def _wait_ready(port: int) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("gateways did not become ready")
+
+
+def _banner_target(runner: subprocess.Popen[bytes]) -> str:
+    assert runner.stdout is not None
+    banner = ""
+    while not banner.startswith("Gateway"):
+        banner = runner.stdout.readline().decode()
+        assert banner, "run_local ended before starting the gateway"
+    return banner.split("(gRPC: ", 1)[1].split(")", 1)[0]
+
+
+@pytest.mark.parametrize("flags", [[], ["--tcp"]], ids=["unix-socket", "tcp"])
+def test_make_run_serves_over_a_private_socket_unless_asked_for_tcp(tmp_path: Path, flags: list[str]) -> None:
+    http_port, grpc_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PERF_GRPC_TARGET", "PERF_GRPC_UNIX_SOCKET")}
+    env.update({"PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}", "PERF_DATA_DIR": str(tmp_path),
+                "PERF_HTTP_PORT": str(http_port), "PERF_GRPC_PORT": str(grpc_port), "PERF_DRAIN_SECONDS": "0.2"})
+    runner = subprocess.Popen([sys.executable, "-m", "scripts.run_local", *flags], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        target = _banner_target(runner)
+        if flags:
+            assert target == f"127.0.0.1:{grpc_port}"
+        else:
+            assert target.startswith("unix:") and Path(target.removeprefix("unix:")).name == "server-0.sock"
+        _wait_ready(http_port)
+        key = subprocess.run([sys.executable, "-m", "server.keys", "create", "--mode", "test"], cwd=ROOT, env=env,
+                             capture_output=True, check=True).stdout.decode().split()[-1]
+        reply = http("POST", f"http://127.0.0.1:{http_port}{GEN}", {"prompt": "a pier", "model": "dall-e-3"},
+                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"}, timeout=10)
+        assert reply.status == 200, reply.body
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=30) == 0
+    if not flags:
+        assert not Path(target.removeprefix("unix:")).parent.exists()
+
+
+def test_several_servers_refuse_one_named_socket(tmp_path: Path) -> None:
+    env = {**os.environ, "PERF_DATABASE_URL": "postgresql://unused", "PERF_REDIS_URL": "redis://unused",
+           "PERF_GRPC_UNIX_SOCKET": str(tmp_path / "one.sock"), "PERF_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "scripts.run_local", "--servers", "2"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "several servers cannot share it" in done.stderr
