@@ -6,8 +6,8 @@ each round starts both stacks afresh, the other one first each time, and interle
 (bench.floor's: wrk or the Python client, CPU per request from /proc); the effect printed is the mean
 of the rounds' differences, in which the start order's share cancels, and that share is printed too.
 REF is checked out in a temporary git worktree (its committed generated code; this .venv runs both,
-so a REF with other requirements needs them installed). Small image, b64_json, a live key, one fake
-OpenAI upstream for both. Prints; asserts nothing.
+so a REF with other requirements needs them installed). Small image (`--large`: bench.live's
+detailed ~1.1 MB one), b64_json, a live key, one fake OpenAI upstream for both. Prints; asserts nothing.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from statistics import mean, median
 
 from bench.floor import Reading, Target, reading
-from bench.live import fake_openai, has_unix_socket, live_stack
+from bench.live import IMAGES, fake_openai, has_unix_socket, live_stack
 from bench.load import client_name
 from tests.stack import ROOT
 
@@ -65,8 +65,8 @@ FIELDS = (("rps", "req/s", "{:.0f}"), ("server_ms", "server CPU ms/req", "{:.3f}
 
 
 def report(ref: str, sha: str, rounds: list[tuple[str, dict[str, list[Reading]]]], concurrency: int, reps: int,
-           duration: float) -> list[str]:
-    lines = [f"This working tree beside {ref} ({sha}): small image, b64_json, {concurrency} connections; client: "
+           duration: float, image: str = "small image") -> list[str]:
+    lines = [f"This working tree beside {ref} ({sha}): {image}, b64_json, {concurrency} connections; client: "
              f"{client_name()}; {len(rounds)} rounds, each the median of {reps} interleaved reps of {duration:g} s",
              "| round | started first | " + " | ".join(f"{label}: tree / ref" for _, label, _ in FIELDS) + " |",
              "|-------|---------------|" + "|".join("-" * (len(label) + 14) for _, label, _ in FIELDS) + "|"]
@@ -93,15 +93,17 @@ def report(ref: str, sha: str, rounds: list[tuple[str, dict[str, list[Reading]]]
     return lines
 
 
-def run(ref: str, concurrency: int, rounds: int, reps: int, duration: float, tmp: Path) -> list[str]:
-    with worktree(ref, tmp / "ref-tree") as (ref_root, sha), fake_openai(0.0, 0.0) as fake_url:
+def run(ref: str, concurrency: int, rounds: int, reps: int, duration: float, tmp: Path,
+        large: bool = False) -> list[str]:
+    label, detail = IMAGES[1][:2] if large else ("small image", 0.0)
+    with worktree(ref, tmp / "ref-tree") as (ref_root, sha), fake_openai(0.0, detail) as fake_url:
         roots = {"tree": ROOT, "ref": ref_root}
         done = []
         for number in range(rounds):
             first = SIDES[number % 2]
             done.append((first, one_round(roots, first, fake_url, tmp / f"round{number}", concurrency, reps,
                                           duration)))
-    return report(ref, sha, done, concurrency, reps, duration)
+    return report(ref, sha, done, concurrency, reps, duration, label)
 
 
 def main() -> None:
@@ -111,11 +113,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="even, so each side starts first as often")
     parser.add_argument("--reps", type=int, default=6)
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--large", action="store_true", help="the ~1.1 MB image (1.5 MB as base64), not the small one")
     args = parser.parse_args()
     if args.rounds < 2 or args.rounds % 2:
         parser.error("--rounds must be even and at least 2: each side starts first as often")
     with tempfile.TemporaryDirectory() as tmp:
-        print("\n".join(run(args.ref, args.concurrency, args.rounds, args.reps, args.duration, Path(tmp))))
+        print("\n".join(run(args.ref, args.concurrency, args.rounds, args.reps, args.duration, Path(tmp), args.large)))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 from google.protobuf.message import Message
 
 from contract import image_urls
 from contract.errors import CONTROL_CHARACTERS, character_class, echo
-from perf.images.v1 import image_service_pb2 as pb
 from server.database.ids import ordered_id
 from server.database.records import ApiKey, LedgerEntry, Settlement
 from server.pipeline.requests import ImageRequest
@@ -33,6 +34,11 @@ def storable_prompt(text: str) -> str:
     cut = text[:MAX_PROMPT_CHARS]
     return cut if cut.isprintable() else _PROMPT_CONTROL.sub("\ufffd", cut)
 
+
+class HasUrl(Protocol):
+    """A delivered image (pipeline.delivery.Delivered, or a pb.Image): its URL is empty when inline."""
+    @property
+    def url(self) -> str: ...
 
 @dataclass
 class LedgerDraft:
@@ -90,7 +96,7 @@ class LedgerDraft:
         self.n_delivered, self.cost_micros, self.upstream_model = images, cost_micros, upstream_model
         self.upstream_cost_micros = upstream_cost_micros
 
-    def stored(self, delivered: list[pb.Image]) -> None:
+    def stored(self, delivered: Sequence[HasUrl]) -> None:
         """The stored images' names, read back from the URLs just minted (b64_json stores none). Our
         signed URLs and a bucket's presigned ones both carry the object name in their path."""
         names = []

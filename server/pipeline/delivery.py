@@ -9,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 
-from perf.images.v1 import image_service_pb2 as pb
 from server.providers.base import GeneratedImage
 from server.runtime.outages import backend
 from server.storage.base import ImageStore
 from server.storage.mime import sniff_image_type
 from server.storage.urls import ImageUrls
+
+
+class Delivered(NamedTuple):
+    """One image as the response will carry it: a URL, or its bytes inline. Not yet a pb.Image, so
+    its bytes are copied into the response message once (responses.response) rather than twice."""
+    url: str
+    data: bytes
+    revised_prompt: str
 
 
 class Delivery:
@@ -25,16 +32,16 @@ class Delivery:
         self._urls = urls
 
     async def deliver(self, images: tuple[GeneratedImage, ...], response_format: str,
-                      revised_prompt: str) -> list[pb.Image]:
+                      revised_prompt: str) -> list[Delivered]:
         if response_format == "b64_json":
-            return [pb.Image(data=image.data, revised_prompt=revised_prompt) for image in images]
+            return [Delivered("", image.data, revised_prompt) for image in images]
         with backend("image store"):
             if len(images) == 1:  # the common case, without tasks
                 stored = [await self._store(images[0])]
             else:
                 stored = await _all_or_nothing([self._store(image) for image in images])
             now = time.time()
-            return [pb.Image(url=await self._urls.url(image_id, ext, now), revised_prompt=revised_prompt)
+            return [Delivered(await self._urls.url(image_id, ext, now), b"", revised_prompt)
                     for image_id, ext in stored]
 
     async def _store(self, image: GeneratedImage) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import time
 from perf.images.v1 import image_service_pb2 as pb
 from server.catalog.pricing import MICROS
 from server.catalog.sizes import format_size
+from server.pipeline.delivery import Delivered
 from server.pipeline.requests import ImageRequest
 from server.pipeline.routing import Route
 from server.providers.base import GeneratedImage, GenerationResult, PartialImage
@@ -14,7 +15,7 @@ from server.storage.mime import EXTENSIONS
 
 
 def response(valid: ImageRequest, result: GenerationResult, images: tuple[GeneratedImage, ...],
-             data: list[pb.Image], cost_micros: int, request_id: str, started: float) -> pb.GenerateImagesResponse:
+             data: list[Delivered], cost_micros: int, request_id: str, started: float) -> pb.GenerateImagesResponse:
     size = delivered_size(valid, images)
     out = pb.GenerateImagesResponse(
         created=int(time.time()),
@@ -23,9 +24,10 @@ def response(valid: ImageRequest, result: GenerationResult, images: tuple[Genera
         background=delivered_background(valid, result), output_format=delivered_format(images),
         quality=valid.quality, size=size)
     for image in data:
-        # CopyFrom copies the image's bytes once (~0.04 ms per MB); a list of messages in the constructor,
-        # extend or append serialises and parses each one again (~0.2 ms per MB, over 1 ms with page faults).
-        out.data.add().CopyFrom(image)
+        # Built in place: the bytes are copied into the message once. A pb.Image made first and added with
+        # CopyFrom copies them twice; a list of messages in the constructor, extend or append serialises
+        # and parses each one again (~0.2 ms per MB, over 1 ms with page faults).
+        out.data.add(url=image.url, data=image.data, revised_prompt=image.revised_prompt)
     usage = token_usage(valid, result)
     if usage is not None:
         out.usage.CopyFrom(usage)
